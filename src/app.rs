@@ -1,0 +1,330 @@
+//! Turns a parsed command line into work: opens the stores, loads the model, runs the
+//! pipeline or reports status, and maps the outcome to an exit code.
+
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use serde::Serialize;
+use tokio::sync::watch;
+
+use crate::chunk::article::ArticleChunker;
+use crate::cli::{Cli, Command, GlobalArgs, IngestArgs};
+use crate::config::PipelineConfig;
+use crate::fetch::{Fetcher, Source};
+use crate::pipeline::progress::Progress;
+use crate::pipeline::record::DocType;
+use crate::pipeline::runner::{self, Fault, RunReport, RunnerConfig, Services};
+use crate::status;
+use crate::store::edge::EdgeVectors;
+use crate::store::jobs::JobStore;
+use crate::store::sqlite::Sqlite;
+use crate::store::{GraphStore, RelationalStore, VectorStore};
+
+/// Process exit codes.
+pub mod exit {
+    pub const OK: u8 = 0;
+    pub const FATAL: u8 = 1;
+    pub const SOME_FAILED: u8 = 2;
+    pub const INTERRUPTED: u8 = 130;
+}
+
+/// A lease outlives any single stage of one document by a wide margin; checkpoints renew it.
+const LEASE: Duration = Duration::from_secs(15 * 60);
+/// Priority of norm jobs (norms first when types share a queue).
+const NORM_PRIORITY: i64 = 10;
+
+pub async fn run(cli: Cli) -> anyhow::Result<u8> {
+    match cli.command {
+        Some(Command::Status { json }) => status::print(&cli.global, json).await,
+        Some(Command::Models) => {
+            print_models(&models_dir(&cli.global));
+            Ok(exit::OK)
+        }
+        None => ingest(&cli.global, &cli.ingest).await,
+    }
+}
+
+pub fn models_dir(g: &GlobalArgs) -> PathBuf {
+    g.models_dir
+        .clone()
+        .unwrap_or_else(crate::embed::default_models_dir)
+}
+
+fn print_models(dir: &Path) {
+    for m in crate::embed::MODELS {
+        let state = match crate::embed::check_model_files(m, dir) {
+            Ok(_) => "installed".to_string(),
+            Err(e) => format!("missing ({e})"),
+        };
+        println!(
+            "{}\t{} dims\t{} tokens\t{}",
+            m.id, m.dimension, m.max_tokens, state
+        );
+    }
+}
+
+/// Paths of the embedded stores inside the data dir.
+pub struct DataDir {
+    pub root: PathBuf,
+}
+
+impl DataDir {
+    pub fn new(root: &Path) -> Self {
+        Self {
+            root: root.to_path_buf(),
+        }
+    }
+    pub fn database(&self) -> PathBuf {
+        self.root.join("ingest.db")
+    }
+    pub fn vectors(&self) -> PathBuf {
+        self.root.join("vectors")
+    }
+}
+
+/// Read a list: one source per line, blank lines and `#` comments skipped. Relative paths
+/// are relative to the list's directory. Unusable lines are reported and skipped.
+pub fn read_list(path: &Path) -> anyhow::Result<(Vec<String>, Vec<String>)> {
+    let file = std::fs::File::open(path)
+        .with_context(|| format!("cannot open list {}", path.display()))?;
+    let base = path
+        .parent()
+        .map(|p| {
+            if p.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                p
+            }
+        })
+        .unwrap_or(Path::new("."));
+    let mut sources = Vec::new();
+    let mut bad = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for (n, line) in std::io::BufReader::new(file).lines().enumerate() {
+        let line = line.with_context(|| format!("cannot read list {}", path.display()))?;
+        let t = line.trim();
+        if t.is_empty() || t.starts_with('#') {
+            continue;
+        }
+        match Source::resolve(t, base) {
+            Ok(s) => {
+                let key = s.key();
+                if seen.insert(key.clone()) {
+                    sources.push(key);
+                }
+            }
+            Err(e) => bad.push(format!("rejected: {}:{}: {t}: {e}", path.display(), n + 1)),
+        }
+    }
+    Ok((sources, bad))
+}
+
+#[derive(Debug, Serialize)]
+struct Summary {
+    run_id: String,
+    documents_ok: u64,
+    documents_rejected: u64,
+    documents_failed: u64,
+    documents_skipped_done: u64,
+    chunks: u64,
+    elapsed_secs: f64,
+    chunks_per_hour: f64,
+    peak_rss_kb: Option<u64>,
+    interrupted: bool,
+    fatal: Option<String>,
+}
+
+async fn ingest(g: &GlobalArgs, a: &IngestArgs) -> anyhow::Result<u8> {
+    let Some(type_name) = a.doc_type.as_deref() else {
+        bail!("missing --type (norm, jurisprudence or doctrine); see `ingest --help`");
+    };
+    let doc_type: DocType = type_name.parse().map_err(anyhow::Error::msg)?;
+    if doc_type != DocType::Norm {
+        bail!(
+            "--type {doc_type} is not available yet: this build ingests norms (Akoma Ntoso); \
+             jurisprudence and doctrine arrive with their own pipeline"
+        );
+    }
+    let Some(list) = a.list.as_deref() else {
+        bail!("missing LIST: a text file with one source per line");
+    };
+    let mut config = match &a.pipeline {
+        Some(p) => PipelineConfig::load(p)?,
+        None => PipelineConfig::bundled(doc_type)?,
+    };
+    if config.doc_type().map_err(anyhow::Error::msg)? != doc_type {
+        bail!(
+            "pipeline file is for type {}, but --type is {doc_type}",
+            config.doc_type
+        );
+    }
+    if let Some(m) = &a.model {
+        config.embed.model = m.clone();
+        config
+            .validate()
+            .map_err(|e| anyhow::anyhow!("--model {m}: {e}"))?;
+    }
+    let (sources, bad_lines) = read_list(list)?;
+    for b in &bad_lines {
+        eprintln!("{b}");
+    }
+
+    let models = models_dir(g);
+    let embedder = {
+        let id = config.embed.model.clone();
+        let dir = models.clone();
+        tokio::task::spawn_blocking(move || crate::embed::load(&id, &dir))
+            .await
+            .context("model loading crashed")??
+    };
+
+    let data = DataDir::new(&g.data_dir);
+    std::fs::create_dir_all(&data.root)
+        .with_context(|| format!("cannot create data dir {}", data.root.display()))?;
+    let db = Sqlite::try_open(&data.database()).await?;
+    let jobs = JobStore::new(db.pool().clone(), LEASE);
+    let released = jobs.release_dead_local_leases().await?;
+    if released > 0 {
+        tracing::info!(released, "resuming jobs left by a process that died");
+    }
+    let run_id = format!("{}-{}", crate::store::sqlite::now_ms(), std::process::id());
+    let stats = jobs
+        .enqueue(&run_id, doc_type, NORM_PRIORITY, &sources)
+        .await?;
+
+    let max_tokens = if config.chunk.max_tokens == 0 {
+        embedder.max_tokens()
+    } else {
+        config.chunk.max_tokens.min(embedder.max_tokens())
+    };
+    let fetcher = Fetcher::try_new(
+        config.parse.max_bytes,
+        Duration::from_secs(config.parse.http_timeout_secs),
+        config.parse.fetch_attempts,
+    )
+    .context("cannot build the HTTP client")?;
+    let vectors = Arc::new(EdgeVectors::new(&data.vectors()));
+    let relational: Arc<dyn RelationalStore> = Arc::new(db.clone());
+    let graph: Arc<dyn GraphStore> = Arc::new(db.clone());
+    let vector_store: Arc<dyn VectorStore> = Arc::new(vectors);
+    let services = Services {
+        jobs: jobs.clone(),
+        relational,
+        graph,
+        vectors: vector_store,
+        embedder,
+        fetcher,
+        chunker: ArticleChunker {
+            max_tokens,
+            context_header: config.chunk.context_header,
+        },
+    };
+    let runner_cfg = RunnerConfig {
+        concurrency: a.concurrency as usize,
+        batch_size: config.embed.batch_size,
+        batch_max_age: Duration::from_millis(config.embed.batch_max_age_ms),
+        store_backoff: Duration::from_millis(200),
+        fault: Fault::from_env(),
+    };
+    let progress = Progress::new(!a.no_progress);
+    progress.set_total(stats.added + stats.requeued + stats.pending + stats.already_done);
+    for _ in 0..stats.already_done {
+        progress.skip_through(5);
+    }
+
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let signals = tokio::spawn(watch_signals(shutdown_tx, progress.clone()));
+    let report = runner::run(&run_id, services, runner_cfg, progress, shutdown_rx).await;
+    signals.abort();
+    db.close().await;
+
+    let code = report_outcome(&run_id, &report, &stats, bad_lines.len() as u64, a.json);
+    Ok(code)
+}
+
+fn report_outcome(
+    run_id: &str,
+    r: &RunReport,
+    stats: &crate::store::jobs::EnqueueStats,
+    bad_lines: u64,
+    json: bool,
+) -> u8 {
+    let secs = r.elapsed.as_secs_f64();
+    let summary = Summary {
+        run_id: run_id.to_string(),
+        documents_ok: r.ok,
+        documents_rejected: r.rejected + bad_lines,
+        documents_failed: r.failed,
+        documents_skipped_done: stats.already_done,
+        chunks: r.chunks,
+        elapsed_secs: secs,
+        chunks_per_hour: if secs > 0.0 {
+            r.chunks as f64 * 3600.0 / secs
+        } else {
+            0.0
+        },
+        peak_rss_kb: status::peak_rss_kb(),
+        interrupted: r.interrupted,
+        fatal: r.fatal.clone(),
+    };
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string(&summary).unwrap_or_else(|_| "{}".into())
+        );
+    } else {
+        println!(
+            "documents: {} ok, {} rejected, {} failed, {} already done | chunks: {} | elapsed: {:.1}s | {:.0} chunks/hour",
+            summary.documents_ok,
+            summary.documents_rejected,
+            summary.documents_failed,
+            summary.documents_skipped_done,
+            summary.chunks,
+            summary.elapsed_secs,
+            summary.chunks_per_hour
+        );
+    }
+    if let Some(f) = &r.fatal {
+        eprintln!("error: {f}");
+        eprintln!("every completed stage is checkpointed; fix the cause and run the same command again to resume");
+        return exit::FATAL;
+    }
+    if r.interrupted {
+        eprintln!("interrupted: unfinished documents keep their checkpoints; run the same command again to resume");
+        return exit::INTERRUPTED;
+    }
+    if summary.documents_rejected > 0 || summary.documents_failed > 0 {
+        return exit::SOME_FAILED;
+    }
+    exit::OK
+}
+
+/// First Ctrl-C / SIGTERM: stop taking new documents and drain; second: exit at once
+/// (every completed stage is already durable).
+async fn watch_signals(tx: watch::Sender<bool>, progress: Progress) {
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!("cannot listen for SIGTERM: {e}");
+            return;
+        }
+    };
+    let mut seen = 0;
+    loop {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+        seen += 1;
+        if seen == 1 {
+            progress.println("stopping: finishing documents in flight (signal again to exit now)");
+            let _ = tx.send(true);
+        } else {
+            progress.println("exiting now; run the same command again to resume");
+            std::process::exit(exit::INTERRUPTED as i32);
+        }
+    }
+}

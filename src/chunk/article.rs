@@ -1,0 +1,462 @@
+//! One chunk per Akoma Ntoso unit (article, section, or the whole body).
+
+use super::{ChunkError, TokenCount};
+use crate::parse::akn::{Paragraph, RefMark, Unit};
+use crate::pipeline::record::{Chunk, ChunkedDocument, Document, DocumentBody};
+
+/// Longest act title kept in the context header, in characters.
+const HEADER_TITLE_CHARS: usize = 160;
+/// Tokens kept free in each part: joining pieces can tokenise slightly differently from the
+/// pieces counted apart.
+const JOIN_MARGIN: usize = 4;
+
+#[derive(Debug, Clone)]
+pub struct ArticleChunker {
+    /// Token budget for the embedded text (header included, special tokens included).
+    pub max_tokens: usize,
+    pub context_header: bool,
+}
+
+impl ArticleChunker {
+    pub fn chunk(
+        &self,
+        doc: Document,
+        count: &dyn TokenCount,
+    ) -> Result<ChunkedDocument, ChunkError> {
+        let DocumentBody::Akn(akn) = doc.body;
+        let info = doc.info;
+        let unit_kind = match akn.unit_kind {
+            crate::parse::akn::UnitKind::Article => "article",
+            crate::parse::akn::UnitKind::Section => "section",
+            crate::parse::akn::UnitKind::Body => "body",
+        };
+        let empty_cost = count.tokens("");
+        let mut chunks = Vec::new();
+        for unit in &akn.units {
+            let header = if self.context_header {
+                context_header(info.title.as_deref(), unit)
+            } else {
+                String::new()
+            };
+            let header_tokens = count.tokens(&header);
+            let budget = self
+                .max_tokens
+                .checked_sub(header_tokens + JOIN_MARGIN)
+                .filter(|b| *b >= 8)
+                .ok_or(ChunkError::BudgetTooSmall {
+                    budget: self.max_tokens,
+                    header: header_tokens,
+                })?;
+            let pieces = unit_pieces(unit);
+            if pieces.is_empty() {
+                continue;
+            }
+            let whole: String = join_pieces(&pieces);
+            let whole_embed = format!("{header}{whole}");
+            let whole_tokens = count.tokens(&whole_embed);
+            let parts: Vec<Vec<Piece>> = if whole_tokens <= self.max_tokens {
+                vec![pieces]
+            } else {
+                split_pieces(pieces, budget, empty_cost, count)
+            };
+            let nparts = parts.len() as u32;
+            for (i, part) in parts.into_iter().enumerate() {
+                let text = join_pieces(&part);
+                let embed_text = format!("{header}{text}");
+                let tokens = if nparts == 1 {
+                    whole_tokens
+                } else {
+                    count.tokens(&embed_text)
+                };
+                let (part_no, id) = if nparts == 1 {
+                    (None, format!("{}#{}", info.id, unit.eid))
+                } else {
+                    (
+                        Some(i as u32 + 1),
+                        format!("{}#{}~p{}", info.id, unit.eid, i + 1),
+                    )
+                };
+                let refs = part.into_iter().flat_map(|p| p.refs).collect();
+                chunks.push(Chunk {
+                    id,
+                    document_id: info.id.clone(),
+                    ordinal: chunks.len() as u32,
+                    eid: unit.eid.clone(),
+                    part: part_no,
+                    parts: nparts,
+                    unit_kind: unit_kind.to_string(),
+                    num: unit.num.clone(),
+                    heading: unit.heading.clone(),
+                    path: unit.path.clone(),
+                    text,
+                    embed_text,
+                    tokens: tokens as u32,
+                    refs,
+                    notes: unit.notes.clone(),
+                    amendments: unit.amendments.clone(),
+                    repealed: unit.repealed,
+                    attachment: unit.attachment.clone(),
+                });
+            }
+        }
+        if chunks.is_empty() {
+            return Err(ChunkError::NoText);
+        }
+        Ok(ChunkedDocument { info, chunks })
+    }
+}
+
+/// "Title\nArt. 1. - Rubrica\n\n": what the model sees before the unit's text.
+pub fn context_header(title: Option<&str>, unit: &Unit) -> String {
+    let mut h = String::new();
+    if let Some(t) = title.map(str::trim).filter(|t| !t.is_empty()) {
+        h.push_str(&truncate_words(t, HEADER_TITLE_CHARS));
+        h.push('\n');
+    }
+    let mut line = String::new();
+    if let Some(n) = unit.num.as_deref().map(str::trim).filter(|n| !n.is_empty()) {
+        line.push_str(n);
+    }
+    if let Some(hd) = unit
+        .heading
+        .as_deref()
+        .map(str::trim)
+        .filter(|x| !x.is_empty())
+    {
+        if !line.is_empty() {
+            line.push_str(" - ");
+        }
+        line.push_str(hd);
+    }
+    if !line.is_empty() {
+        h.push_str(&line);
+        h.push('\n');
+    }
+    if !h.is_empty() {
+        h.push('\n');
+    }
+    h
+}
+
+fn truncate_words(s: &str, max_chars: usize) -> String {
+    if s.chars().count() <= max_chars {
+        return s.to_string();
+    }
+    let cut: String = s.chars().take(max_chars).collect();
+    let cut = match cut.rfind(' ') {
+        Some(i) if i > max_chars / 2 => cut[..i].to_string(),
+        _ => cut,
+    };
+    format!("{cut}…")
+}
+
+/// A run of text that stays together unless it alone exceeds the budget.
+#[derive(Debug, Clone)]
+struct Piece {
+    text: String,
+    refs: Vec<RefMark>,
+}
+
+fn unit_pieces(unit: &Unit) -> Vec<Piece> {
+    unit.paragraphs
+        .iter()
+        .filter_map(|p: &Paragraph| {
+            let body = p.text.trim();
+            if body.is_empty() {
+                return None;
+            }
+            let text = match p.num.as_deref().map(str::trim).filter(|n| !n.is_empty()) {
+                Some(n) => format!("{n} {body}"),
+                None => body.to_string(),
+            };
+            Some(Piece {
+                text,
+                refs: p.refs.clone(),
+            })
+        })
+        .collect()
+}
+
+fn join_pieces(pieces: &[Piece]) -> String {
+    let mut s = String::new();
+    for (i, p) in pieces.iter().enumerate() {
+        if i > 0 {
+            s.push('\n');
+        }
+        s.push_str(&p.text);
+    }
+    s
+}
+
+/// Group pieces greedily into parts within `budget` tokens; a piece over budget on its own
+/// is cut at sentence ends, then at word boundaries.
+fn split_pieces(
+    pieces: Vec<Piece>,
+    budget: usize,
+    empty_cost: usize,
+    count: &dyn TokenCount,
+) -> Vec<Vec<Piece>> {
+    let cost = |t: &str| count.tokens(t).saturating_sub(empty_cost) + 1;
+    let mut units: Vec<(Piece, usize)> = Vec::new();
+    for p in pieces {
+        let c = cost(&p.text);
+        if c <= budget {
+            units.push((p, c));
+        } else {
+            for sub in cut_piece(p, budget, &cost) {
+                let c = cost(&sub.text);
+                units.push((sub, c));
+            }
+        }
+    }
+    let mut parts: Vec<Vec<Piece>> = Vec::new();
+    let mut current: Vec<Piece> = Vec::new();
+    let mut used = 0;
+    for (p, c) in units {
+        if !current.is_empty() && used + c > budget {
+            parts.push(std::mem::take(&mut current));
+            used = 0;
+        }
+        used += c;
+        current.push(p);
+    }
+    if !current.is_empty() {
+        parts.push(current);
+    }
+    parts
+}
+
+/// Cut an oversized piece at sentence boundaries, falling back to words.
+fn cut_piece(p: Piece, budget: usize, cost: &dyn Fn(&str) -> usize) -> Vec<Piece> {
+    let sentences = split_keep(&p.text, &[". ", "; ", ": "]);
+    let mut atoms: Vec<String> = Vec::new();
+    for s in sentences {
+        if cost(&s) <= budget {
+            atoms.push(s);
+        } else {
+            atoms.extend(split_keep(&s, &[" "]));
+        }
+    }
+    let mut out: Vec<String> = Vec::new();
+    let mut cur = String::new();
+    for a in atoms {
+        let candidate = format!("{cur}{a}");
+        if !cur.is_empty() && cost(candidate.trim()) > budget {
+            out.push(cur.trim().to_string());
+            cur = a;
+        } else {
+            cur = candidate;
+        }
+    }
+    if !cur.trim().is_empty() {
+        out.push(cur.trim().to_string());
+    }
+    // Each ref goes with the first sub-piece that contains its text.
+    let mut pieces: Vec<Piece> = out
+        .into_iter()
+        .map(|text| Piece {
+            text,
+            refs: Vec::new(),
+        })
+        .collect();
+    for r in p.refs {
+        let idx = pieces
+            .iter()
+            .position(|x| !r.text.is_empty() && x.text.contains(r.text.as_str()))
+            .unwrap_or(0);
+        if let Some(target) = pieces.get_mut(idx) {
+            target.refs.push(r);
+        }
+    }
+    pieces
+}
+
+/// Split after each separator, keeping it with the left side.
+fn split_keep(text: &str, seps: &[&str]) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        if let Some(sep) = seps.iter().find(|s| text[i..].starts_with(**s)) {
+            let end = i + sep.len();
+            out.push(text[start..end].to_string());
+            start = end;
+            i = end;
+        } else {
+            i += text[i..].chars().next().map(|c| c.len_utf8()).unwrap_or(1);
+        }
+    }
+    if start < text.len() {
+        out.push(text[start..].to_string());
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::parse::akn::{AknDocument, UnitKind};
+    use crate::pipeline::record::{DocType, DocumentInfo, NormMeta};
+
+    /// One token per whitespace-separated word, plus 2 special tokens: a stand-in tokenizer.
+    fn words(t: &str) -> usize {
+        t.split_whitespace().count() + 2
+    }
+
+    fn para(num: &str, text: &str) -> Paragraph {
+        Paragraph {
+            eid: None,
+            num: Some(num.into()),
+            text: text.into(),
+            refs: vec![],
+        }
+    }
+
+    fn unit(eid: &str, paragraphs: Vec<Paragraph>) -> Unit {
+        Unit {
+            eid: eid.into(),
+            num: Some("Art. 1.".into()),
+            heading: Some("Oggetto".into()),
+            path: vec![],
+            paragraphs,
+            notes: vec![],
+            amendments: vec![],
+            repealed: false,
+            attachment: None,
+        }
+    }
+
+    fn doc(units: Vec<Unit>) -> Document {
+        Document {
+            info: DocumentInfo {
+                id: "/akn/it/act/legge/stato/2000-01-01/1/ita@2000-01-02".into(),
+                source: "/tmp/x.xml".into(),
+                doc_type: DocType::Norm,
+                content_hash: "h".into(),
+                bytes: 1,
+                title: Some("Legge di prova".into()),
+                meta: NormMeta::default(),
+            },
+            body: DocumentBody::Akn(AknDocument {
+                doc_kind: "act".into(),
+                doc_name: None,
+                work_this: None,
+                work_uri: None,
+                expression_this: None,
+                expression_uri: None,
+                urn_nir: None,
+                eli: None,
+                title: Some("Legge di prova".into()),
+                language: None,
+                work_date: None,
+                expression_date: None,
+                unit_kind: UnitKind::Article,
+                units,
+            }),
+        }
+    }
+
+    #[test]
+    fn one_chunk_per_unit_with_header() {
+        let c = ArticleChunker {
+            max_tokens: 256,
+            context_header: true,
+        };
+        let d = doc(vec![
+            unit(
+                "art_1",
+                vec![para("1.", "Primo comma."), para("2.", "Secondo.")],
+            ),
+            unit("art_2", vec![para("1.", "Altro.")]),
+        ]);
+        let out = c.chunk(d, &words).unwrap();
+        assert_eq!(out.chunks.len(), 2);
+        let c0 = &out.chunks[0];
+        assert_eq!(
+            c0.id,
+            "/akn/it/act/legge/stato/2000-01-01/1/ita@2000-01-02#art_1"
+        );
+        assert_eq!(c0.text, "1. Primo comma.\n2. Secondo.");
+        assert!(c0
+            .embed_text
+            .starts_with("Legge di prova\nArt. 1. - Oggetto\n\n"));
+        assert!(c0.embed_text.ends_with(&c0.text));
+        assert_eq!(c0.part, None);
+        assert_eq!(out.chunks[1].ordinal, 1);
+    }
+
+    #[test]
+    fn long_unit_splits_at_paragraphs_keeping_identity() {
+        let c = ArticleChunker {
+            max_tokens: 40,
+            context_header: true,
+        };
+        let paragraphs: Vec<Paragraph> = (1..=10)
+            .map(|i| para(&format!("{i}."), &"parola ".repeat(8)))
+            .collect();
+        let out = c
+            .chunk(doc(vec![unit("art_1", paragraphs)]), &words)
+            .unwrap();
+        assert!(out.chunks.len() > 1);
+        let n = out.chunks.len() as u32;
+        for (i, ch) in out.chunks.iter().enumerate() {
+            assert_eq!(ch.eid, "art_1");
+            assert_eq!(ch.part, Some(i as u32 + 1));
+            assert_eq!(ch.parts, n);
+            assert!(ch.id.ends_with(&format!("#art_1~p{}", i + 1)));
+            assert!(words(&ch.embed_text) <= 40, "{}", ch.embed_text);
+            // Parts start at a paragraph boundary.
+            assert!(
+                ch.text.starts_with(|c: char| c.is_ascii_digit()),
+                "{}",
+                ch.text
+            );
+        }
+        // Nothing lost: every paragraph number appears once, in order.
+        let all: Vec<String> = out.chunks.iter().map(|c| c.text.clone()).collect();
+        let joined = all.join("\n");
+        for i in 1..=10 {
+            assert_eq!(joined.matches(&format!("{i}. parola")).count(), 1);
+        }
+    }
+
+    #[test]
+    fn oversized_paragraph_is_cut_at_sentences() {
+        let c = ArticleChunker {
+            max_tokens: 30,
+            context_header: false,
+        };
+        let long = "Prima frase breve. ".repeat(20);
+        let out = c
+            .chunk(doc(vec![unit("art_9", vec![para("1.", &long)])]), &words)
+            .unwrap();
+        assert!(out.chunks.len() > 1);
+        for ch in &out.chunks {
+            assert!(words(&ch.embed_text) <= 30);
+        }
+        let total: usize = out
+            .chunks
+            .iter()
+            .map(|c| c.text.matches("Prima").count())
+            .sum();
+        assert_eq!(total, 20);
+    }
+
+    #[test]
+    fn empty_document_is_rejected() {
+        let c = ArticleChunker {
+            max_tokens: 100,
+            context_header: true,
+        };
+        let err = c
+            .chunk(doc(vec![unit("art_1", vec![])]), &words)
+            .unwrap_err();
+        assert!(matches!(err, ChunkError::NoText));
+    }
+
+    #[test]
+    fn split_keep_keeps_separators() {
+        assert_eq!(split_keep("a. b. c", &[". "]), vec!["a. ", "b. ", "c"]);
+    }
+}

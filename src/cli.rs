@@ -1,0 +1,88 @@
+//! Command line: clap types only. `app` turns them into a run.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "ingest",
+    version,
+    about = "Turn public Italian legal documents into search-ready knowledge",
+    long_about = "Turn public Italian legal documents into search-ready knowledge.\n\n\
+        `ingest --type norm LIST` ingests every source in LIST (one path, file:// or http(s):// URL \
+        per line; blank lines and # comments ignored). Re-running resumes unfinished documents at \
+        the stage they stopped and skips finished ones.\n\n\
+        Exit codes: 0 all inputs ingested, 2 some inputs rejected or failed (the rest ingested), \
+        1 fatal error, 130 interrupted (run again to resume).",
+    args_conflicts_with_subcommands = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    #[command(flatten)]
+    pub ingest: IngestArgs,
+
+    #[command(flatten)]
+    pub global: GlobalArgs,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct GlobalArgs {
+    /// Where the embedded stores and checkpoints live.
+    #[arg(
+        long,
+        global = true,
+        env = "INGEST_DATA_DIR",
+        default_value = "ingest-data"
+    )]
+    pub data_dir: PathBuf,
+
+    /// Where `make models` installed the model files (default: ~/.cache/ingest/models).
+    #[arg(long, global = true, env = "INGEST_MODELS_DIR")]
+    pub models_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct IngestArgs {
+    /// Document type of every source in the list: norm, jurisprudence or doctrine.
+    #[arg(long = "type", value_name = "TYPE")]
+    pub doc_type: Option<String>,
+
+    /// Text file listing the sources, one per line.
+    #[arg(value_name = "LIST")]
+    pub list: Option<PathBuf>,
+
+    /// Pipeline file (default: the bundled pipelines/<type>.toml).
+    #[arg(long, value_name = "FILE")]
+    pub pipeline: Option<PathBuf>,
+
+    /// Embedding model id, overriding the pipeline's.
+    #[arg(long)]
+    pub model: Option<String>,
+
+    /// Documents fetched and parsed at the same time.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub concurrency: u16,
+
+    /// No progress bars (they are also off when stderr is not a terminal).
+    #[arg(long)]
+    pub no_progress: bool,
+
+    /// Print the final summary as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Documents per state and stage, chunks stored, stage counters, latest errors.
+    Status {
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Models this build knows and whether their files are installed.
+    Models,
+}

@@ -1,0 +1,167 @@
+//! Embedding: the [`Embedder`] trait every model sits behind, the registry of models that
+//! install offline (`make models`), and where their files live.
+
+pub mod minilm;
+pub mod runtime;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::pipeline::error::{Classify, ErrorClass};
+
+/// The model used when a pipeline names none.
+pub const DEFAULT_MODEL: &str = "all-minilm-l6-v2-int8";
+
+#[derive(Debug, thiserror::Error)]
+pub enum EmbedError {
+    #[error("model {model}: file {path} is missing; run `make models` to install it")]
+    MissingModelFile { model: String, path: String },
+    #[error("unknown model {0:?}; available: {1}")]
+    UnknownModel(String, String),
+    #[error("ONNX Runtime library {path} could not be loaded: {message}; run `make models` to install it")]
+    Runtime { path: String, message: String },
+    #[error("model {model} failed to load: {message}")]
+    Load { model: String, message: String },
+    #[error("model {model} inference failed: {message}")]
+    Inference { model: String, message: String },
+}
+
+impl Classify for EmbedError {
+    fn class(&self) -> ErrorClass {
+        // A model that cannot load or run will fail every document the same way.
+        ErrorClass::Fatal
+    }
+}
+
+/// A text embedding model. Implementations are called from blocking threads, never from a
+/// tokio worker, and must be safe to share.
+pub trait Embedder: Send + Sync {
+    /// Stable id; keys the vector collection and the embed checkpoint.
+    fn model_id(&self) -> &str;
+    fn dimension(&self) -> usize;
+    /// Longest input, in model tokens (special tokens included), the model reads whole.
+    fn max_tokens(&self) -> usize;
+    /// Model tokens of `text`, special tokens included, without truncation.
+    fn count_tokens(&self, text: &str) -> usize;
+    /// One vector per text, same order.
+    fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError>;
+}
+
+/// Static description of an installable model.
+#[derive(Debug, Clone, Copy)]
+pub struct ModelSpec {
+    pub id: &'static str,
+    /// Directory under the models dir.
+    pub dir: &'static str,
+    pub dimension: usize,
+    pub max_tokens: usize,
+    pub files: &'static [&'static str],
+}
+
+pub const MODELS: &[ModelSpec] = &[ModelSpec {
+    id: "all-minilm-l6-v2-int8",
+    dir: "all-minilm-l6-v2-int8",
+    dimension: 384,
+    // sentence-transformers' max_seq_length for this model.
+    max_tokens: 256,
+    files: &[
+        "model.onnx",
+        "tokenizer.json",
+        "config.json",
+        "special_tokens_map.json",
+        "tokenizer_config.json",
+    ],
+}];
+
+pub fn model_spec(id: &str) -> Result<&'static ModelSpec, EmbedError> {
+    MODELS.iter().find(|m| m.id == id).ok_or_else(|| {
+        EmbedError::UnknownModel(
+            id.to_string(),
+            MODELS.iter().map(|m| m.id).collect::<Vec<_>>().join(", "),
+        )
+    })
+}
+
+/// Where `make models` puts model files: `$INGEST_MODELS_DIR`, else the user cache dir.
+pub fn default_models_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("INGEST_MODELS_DIR").filter(|d| !d.is_empty()) {
+        return PathBuf::from(dir);
+    }
+    let cache = std::env::var_os("XDG_CACHE_HOME")
+        .filter(|d| !d.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .unwrap_or_else(|| PathBuf::from(".cache"));
+    cache.join("ingest").join("models")
+}
+
+/// Check a model's files are present, naming the first missing one.
+pub fn check_model_files(spec: &ModelSpec, models_dir: &Path) -> Result<PathBuf, EmbedError> {
+    let dir = models_dir.join(spec.dir);
+    for f in spec.files {
+        let p = dir.join(f);
+        if !p.is_file() {
+            return Err(EmbedError::MissingModelFile {
+                model: spec.id.to_string(),
+                path: p.display().to_string(),
+            });
+        }
+    }
+    Ok(dir)
+}
+
+/// Load a model by id from the models dir.
+pub fn load(id: &str, models_dir: &Path) -> Result<Arc<dyn Embedder>, EmbedError> {
+    let spec = model_spec(id)?;
+    let dir = check_model_files(spec, models_dir)?;
+    let env = runtime::init(models_dir)?;
+    match spec.id {
+        "all-minilm-l6-v2-int8" => Ok(Arc::new(minilm::MiniLm::try_new(spec, &dir, env)?)),
+        other => Err(EmbedError::UnknownModel(other.to_string(), String::new())),
+    }
+}
+
+/// Cosine similarity of two vectors (0 when either is zero).
+pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
+    let (mut dot, mut na, mut nb) = (0f64, 0f64, 0f64);
+    for (x, y) in a.iter().zip(b) {
+        dot += (*x as f64) * (*y as f64);
+        na += (*x as f64) * (*x as f64);
+        nb += (*y as f64) * (*y as f64);
+    }
+    if na == 0.0 || nb == 0.0 {
+        return 0.0;
+    }
+    (dot / (na.sqrt() * nb.sqrt())) as f32
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn registry_knows_default() {
+        assert_eq!(model_spec(DEFAULT_MODEL).unwrap().dimension, 384);
+        let err = model_spec("gpt").unwrap_err().to_string();
+        assert!(err.contains("all-minilm-l6-v2-int8"), "{err}");
+    }
+
+    #[test]
+    fn missing_files_name_the_make_target() {
+        let tmp = tempfile::tempdir().unwrap();
+        let err = check_model_files(model_spec(DEFAULT_MODEL).unwrap(), tmp.path())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("model.onnx") && err.contains("make models"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn cosine_basics() {
+        assert!((cosine(&[1.0, 0.0], &[1.0, 0.0]) - 1.0).abs() < 1e-6);
+        assert!(cosine(&[1.0, 0.0], &[0.0, 1.0]).abs() < 1e-6);
+        assert_eq!(cosine(&[0.0, 0.0], &[1.0, 0.0]), 0.0);
+    }
+}

@@ -1,0 +1,239 @@
+//! The typed records that flow between stages. Each stage consumes the previous stage's record
+//! and produces the next, so a pipeline wired in the wrong order does not compile:
+//! `Source -> Document -> ChunkedDocument -> EmbeddedDocument -> EnrichedDocument -> stores`.
+//! Records are serialised (bincode) as stage checkpoints, so they hold plain data only.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+use crate::parse::akn::{AknDocument, RefMark};
+
+/// The kind of legal document a run ingests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum DocType {
+    Norm,
+    Jurisprudence,
+    Doctrine,
+}
+
+impl DocType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DocType::Norm => "norm",
+            DocType::Jurisprudence => "jurisprudence",
+            DocType::Doctrine => "doctrine",
+        }
+    }
+}
+
+impl fmt::Display for DocType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for DocType {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "norm" => Ok(DocType::Norm),
+            "jurisprudence" => Ok(DocType::Jurisprudence),
+            "doctrine" => Ok(DocType::Doctrine),
+            other => Err(format!(
+                "unknown document type {other:?} (expected norm, jurisprudence or doctrine)"
+            )),
+        }
+    }
+}
+
+/// The stages, in pipeline order. The discriminant is what a checkpoint stores as
+/// "last stage completed" (0 = none).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Stage {
+    Parse = 1,
+    Chunk = 2,
+    Embed = 3,
+    Enrich = 4,
+    Store = 5,
+}
+
+impl Stage {
+    pub const ALL: [Stage; 5] = [
+        Stage::Parse,
+        Stage::Chunk,
+        Stage::Embed,
+        Stage::Enrich,
+        Stage::Store,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stage::Parse => "parse",
+            Stage::Chunk => "chunk",
+            Stage::Embed => "embed",
+            Stage::Enrich => "enrich",
+            Stage::Store => "store",
+        }
+    }
+
+    pub fn index(self) -> i64 {
+        self as i64
+    }
+
+    /// The stage that follows `done` (the last completed stage index), if any.
+    pub fn after(done: i64) -> Option<Stage> {
+        Stage::ALL.into_iter().find(|s| s.index() == done + 1)
+    }
+
+    /// Name of the last completed stage for a checkpoint value.
+    pub fn done_name(done: i64) -> &'static str {
+        Stage::ALL
+            .into_iter()
+            .find(|s| s.index() == done)
+            .map(|s| s.as_str())
+            .unwrap_or("none")
+    }
+}
+
+impl fmt::Display for Stage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Document-level facts every later stage and every store needs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DocumentInfo {
+    /// Deterministic id: a norm's FRBR expression URI; otherwise its source.
+    pub id: String,
+    pub source: String,
+    pub doc_type: DocType,
+    /// sha256 of the fetched bytes, hex.
+    pub content_hash: String,
+    pub bytes: u64,
+    pub title: Option<String>,
+    pub meta: NormMeta,
+}
+
+/// Akoma Ntoso identification of a norm (all optional: foreign or partial exports lack some).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct NormMeta {
+    pub doc_kind: Option<String>,
+    pub work_this: Option<String>,
+    pub work_uri: Option<String>,
+    pub expression_this: Option<String>,
+    pub expression_uri: Option<String>,
+    pub urn_nir: Option<String>,
+    pub eli: Option<String>,
+    pub language: Option<String>,
+    pub work_date: Option<String>,
+    pub expression_date: Option<String>,
+    pub unit_kind: Option<String>,
+}
+
+/// Output of the parse stage.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Document {
+    pub info: DocumentInfo,
+    pub body: DocumentBody,
+}
+
+/// What the parser extracted; one variant per input family.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum DocumentBody {
+    Akn(AknDocument),
+}
+
+/// One retrieval unit with its provenance.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Chunk {
+    /// `<document id>#<unit eId>` plus `~p<part>` when a long unit was split.
+    pub id: String,
+    pub document_id: String,
+    /// Position of the chunk in its document, from 0.
+    pub ordinal: u32,
+    /// Structural id of the unit (Akoma Ntoso eId).
+    pub eid: String,
+    /// 1-based part number when the unit was split; `None` when the unit is whole.
+    pub part: Option<u32>,
+    /// Number of parts the unit was split into (1 when whole).
+    pub parts: u32,
+    pub unit_kind: String,
+    pub num: Option<String>,
+    pub heading: Option<String>,
+    pub path: Vec<String>,
+    /// The unit's own text, as stored.
+    pub text: String,
+    /// What the model embeds: a short context header followed by the text.
+    pub embed_text: String,
+    /// Model tokens of `embed_text` (special tokens included).
+    pub tokens: u32,
+    pub refs: Vec<RefMark>,
+    pub notes: Vec<String>,
+    pub amendments: Vec<String>,
+    pub repealed: bool,
+    pub attachment: Option<String>,
+}
+
+/// Output of the chunk stage.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChunkedDocument {
+    pub info: DocumentInfo,
+    pub chunks: Vec<Chunk>,
+}
+
+/// Output of the embed stage: one vector per chunk, same order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EmbeddedDocument {
+    pub info: DocumentInfo,
+    pub chunks: Vec<Chunk>,
+    pub model_id: String,
+    pub vectors: Vec<Vec<f32>>,
+}
+
+/// A reference from a chunk to another norm, as found in the document.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Reference {
+    pub chunk_id: String,
+    /// The target as written in the markup (`<ref href>`), trimmed.
+    pub target_raw: String,
+    /// The target without its fragment: the referenced act.
+    pub target_act: String,
+    /// The fragment (e.g. `art_2`), when the reference names a unit.
+    pub target_fragment: Option<String>,
+    /// The text that carried the reference.
+    pub text: String,
+    /// Where the reference came from (`akn-ref` for markup).
+    pub origin: String,
+}
+
+/// Output of the enrich stage.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EnrichedDocument {
+    pub info: DocumentInfo,
+    pub chunks: Vec<Chunk>,
+    pub model_id: String,
+    pub vectors: Vec<Vec<f32>>,
+    pub references: Vec<Reference>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stage_order_and_names() {
+        assert_eq!(Stage::after(0), Some(Stage::Parse));
+        assert_eq!(Stage::after(2), Some(Stage::Embed));
+        assert_eq!(Stage::after(5), None);
+        assert_eq!(Stage::done_name(0), "none");
+        assert_eq!(Stage::done_name(3), "embed");
+    }
+
+    #[test]
+    fn doc_type_parses() {
+        assert_eq!("norm".parse::<DocType>().unwrap(), DocType::Norm);
+        assert!("statute".parse::<DocType>().is_err());
+    }
+}

@@ -1,0 +1,274 @@
+//! Vectors in Qdrant's engine, in process (Qdrant Edge): one shard per model under
+//! `<data dir>/vectors/<model id>`, so models of different sizes never share a collection.
+//! The engine is synchronous; calls run on the blocking pool, one writer per shard.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use qdrant_edge::{
+    CountRequest, CreateIndex, Distance, EdgeConfigBuilder, EdgeShard, EdgeVectorParamsBuilder,
+    FieldIndexOperations, Payload, PayloadFieldSchema, PayloadSchemaType, PointId,
+    PointInsertOperations, PointOperations, PointStructPersisted, UpdateOperation,
+    VectorStructInternal, VectorStructPersisted, WithPayloadInterface, WithVector,
+};
+use serde_json::{json, Value};
+
+use super::{point_id, StoreError, VectorStore};
+use crate::pipeline::record::EnrichedDocument;
+
+/// Points per update operation: keeps each WAL record modest for very long documents.
+const UPSERT_BATCH: usize = 256;
+
+/// A stored point, as read back (for verification and tests).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredPoint {
+    pub id: String,
+    pub payload: Value,
+    pub vector: Vec<f32>,
+}
+
+pub struct EdgeVectors {
+    root: PathBuf,
+    shards: Mutex<HashMap<String, Arc<Mutex<EdgeShard>>>>,
+}
+
+impl EdgeVectors {
+    pub fn new(root: &Path) -> Self {
+        Self {
+            root: root.to_path_buf(),
+            shards: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn shard_dir(&self, model_id: &str) -> PathBuf {
+        let safe: String = model_id
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        self.root.join(safe)
+    }
+
+    /// Open (or create, when `dimension` is given) the shard of a model.
+    fn shard(
+        &self,
+        model_id: &str,
+        dimension: Option<usize>,
+    ) -> Result<Option<Arc<Mutex<EdgeShard>>>, StoreError> {
+        let mut shards = self.shards.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(s) = shards.get(model_id) {
+            return Ok(Some(s.clone()));
+        }
+        let dir = self.shard_dir(model_id);
+        let open_err = |e: String| StoreError::VectorOpen {
+            path: dir.display().to_string(),
+            message: e,
+        };
+        let exists = dir.join("edge_config.json").is_file();
+        let shard = if exists {
+            let shard = EdgeShard::load(&dir, None).map_err(|e| open_err(e.to_string()))?;
+            if let Some(dim) = dimension {
+                let size = shard.config().vectors.get("").map(|v| v.size);
+                if size != Some(dim) {
+                    return Err(open_err(format!(
+                        "collection holds {size:?}-dimensional vectors, model {model_id} makes {dim}"
+                    )));
+                }
+            }
+            shard
+        } else {
+            let Some(dim) = dimension else {
+                return Ok(None);
+            };
+            std::fs::create_dir_all(&dir).map_err(|e| open_err(e.to_string()))?;
+            let config = EdgeConfigBuilder::new()
+                .vector(
+                    "",
+                    EdgeVectorParamsBuilder::new(dim, Distance::Cosine).build(),
+                )
+                .build();
+            let shard = EdgeShard::new(&dir, config).map_err(|e| open_err(e.to_string()))?;
+            for field in ["document_id", "doc_type", "model_id"] {
+                shard
+                    .update(UpdateOperation::FieldIndexOperation(
+                        FieldIndexOperations::CreateIndex(CreateIndex {
+                            field_name: field
+                                .try_into()
+                                .map_err(|_| open_err(format!("bad field {field}")))?,
+                            field_schema: Some(PayloadFieldSchema::FieldType(
+                                PayloadSchemaType::Keyword,
+                            )),
+                        }),
+                    ))
+                    .map_err(|e| open_err(e.to_string()))?;
+            }
+            shard
+        };
+        let shard = Arc::new(Mutex::new(shard));
+        shards.insert(model_id.to_string(), shard.clone());
+        Ok(Some(shard))
+    }
+
+    /// Read points back by chunk id (missing ones are skipped).
+    pub fn retrieve(
+        &self,
+        model_id: &str,
+        chunk_ids: &[String],
+    ) -> Result<Vec<StoredPoint>, StoreError> {
+        let Some(shard) = self.shard(model_id, None)? else {
+            return Ok(Vec::new());
+        };
+        let ids: Vec<PointId> = chunk_ids.iter().map(|c| edge_id(c)).collect();
+        let shard = shard.lock().unwrap_or_else(|p| p.into_inner());
+        let records = shard
+            .retrieve(
+                &ids,
+                Some(WithPayloadInterface::Bool(true)),
+                Some(WithVector::Bool(true)),
+            )
+            .map_err(|e| StoreError::Vector(e.to_string()))?;
+        let mut out = Vec::with_capacity(records.len());
+        for r in records {
+            let vector = match r.vector {
+                Some(VectorStructInternal::Single(v)) => v,
+                Some(VectorStructInternal::Named(mut m)) => match m.remove("") {
+                    Some(qdrant_edge::VectorInternal::Dense(v)) => v,
+                    _ => Vec::new(),
+                },
+                _ => Vec::new(),
+            };
+            out.push(StoredPoint {
+                id: r.id.to_string(),
+                payload: Value::Object(r.payload.map(|p| p.0).unwrap_or_default()),
+                vector,
+            });
+        }
+        Ok(out)
+    }
+
+    fn count_blocking(&self, model_id: &str) -> Result<u64, StoreError> {
+        let Some(shard) = self.shard(model_id, None)? else {
+            return Ok(0);
+        };
+        let shard = shard.lock().unwrap_or_else(|p| p.into_inner());
+        let n = shard
+            .count(CountRequest {
+                filter: None,
+                exact: true,
+            })
+            .map_err(|e| StoreError::Vector(e.to_string()))?;
+        Ok(n as u64)
+    }
+
+    fn upsert_blocking(&self, doc: &EnrichedDocument, dimension: usize) -> Result<(), StoreError> {
+        let shard = self
+            .shard(&doc.model_id, Some(dimension))?
+            .ok_or_else(|| StoreError::Vector("shard not created".into()))?;
+        let shard = shard.lock().unwrap_or_else(|p| p.into_inner());
+        let points: Vec<PointStructPersisted> = doc
+            .chunks
+            .iter()
+            .zip(&doc.vectors)
+            .map(|(c, v)| {
+                let payload = json!({
+                    "chunk_id": c.id,
+                    "document_id": c.document_id,
+                    "doc_type": doc.info.doc_type.as_str(),
+                    "eid": c.eid,
+                    "part": c.part,
+                    "heading": c.heading,
+                    "num": c.num,
+                    "ordinal": c.ordinal,
+                    "model_id": doc.model_id,
+                });
+                let Value::Object(map) = payload else {
+                    unreachable!("json! object")
+                };
+                PointStructPersisted {
+                    id: edge_id(&c.id),
+                    vector: VectorStructPersisted::Single(v.clone()),
+                    payload: Some(Payload::from(map)),
+                }
+            })
+            .collect();
+        for batch in points.chunks(UPSERT_BATCH) {
+            shard
+                .update(UpdateOperation::PointOperation(
+                    PointOperations::UpsertPoints(PointInsertOperations::PointsList(
+                        batch.to_vec(),
+                    )),
+                ))
+                .map_err(|e| StoreError::Vector(e.to_string()))?;
+        }
+        flush(&shard)
+    }
+
+    fn delete_blocking(&self, model_id: &str, chunk_ids: &[String]) -> Result<(), StoreError> {
+        if chunk_ids.is_empty() {
+            return Ok(());
+        }
+        let Some(shard) = self.shard(model_id, None)? else {
+            return Ok(());
+        };
+        let shard = shard.lock().unwrap_or_else(|p| p.into_inner());
+        let ids: Vec<PointId> = chunk_ids.iter().map(|c| edge_id(c)).collect();
+        shard
+            .update(UpdateOperation::PointOperation(
+                PointOperations::DeletePoints { ids },
+            ))
+            .map_err(|e| StoreError::Vector(e.to_string()))?;
+        flush(&shard)
+    }
+}
+
+/// Make the shard's WAL and segments durable. The engine panics on flush failure; that
+/// becomes an error here instead of a dead process.
+fn flush(shard: &EdgeShard) -> Result<(), StoreError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| shard.flush()))
+        .map_err(|_| StoreError::Vector("flush to disk failed".into()))
+}
+
+fn edge_id(chunk_id: &str) -> PointId {
+    PointId::Uuid(qdrant_edge::external::uuid::Uuid::from_bytes(
+        point_id(chunk_id).into_bytes(),
+    ))
+}
+
+#[async_trait]
+impl VectorStore for Arc<EdgeVectors> {
+    async fn upsert_document(
+        &self,
+        doc: &EnrichedDocument,
+        dimension: usize,
+    ) -> Result<(), StoreError> {
+        let this = self.clone();
+        let doc = doc.clone();
+        tokio::task::spawn_blocking(move || this.upsert_blocking(&doc, dimension))
+            .await
+            .map_err(|e| StoreError::Vector(format!("vector write crashed: {e}")))?
+    }
+
+    async fn delete_chunks(&self, model_id: &str, chunk_ids: &[String]) -> Result<(), StoreError> {
+        let this = self.clone();
+        let model = model_id.to_string();
+        let ids = chunk_ids.to_vec();
+        tokio::task::spawn_blocking(move || this.delete_blocking(&model, &ids))
+            .await
+            .map_err(|e| StoreError::Vector(format!("vector delete crashed: {e}")))?
+    }
+
+    async fn count(&self, model_id: &str) -> Result<u64, StoreError> {
+        let this = self.clone();
+        let model = model_id.to_string();
+        tokio::task::spawn_blocking(move || this.count_blocking(&model))
+            .await
+            .map_err(|e| StoreError::Vector(format!("vector count crashed: {e}")))?
+    }
+}

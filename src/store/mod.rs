@@ -1,0 +1,104 @@
+//! Stores: where results land. Each store is a trait so server backends can replace the
+//! embedded default (SQLite for documents, chunks and the graph; Qdrant Edge for vectors)
+//! without touching the pipeline. Every write is an upsert on deterministic ids, so
+//! replaying a document never duplicates anything.
+
+pub mod edge;
+pub mod jobs;
+pub mod sqlite;
+
+use async_trait::async_trait;
+use uuid::Uuid;
+
+use crate::pipeline::error::{Classify, ErrorClass};
+use crate::pipeline::record::EnrichedDocument;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database: {0}")]
+    Database(String),
+    #[error("database busy: {0}")]
+    Busy(String),
+    #[error("vector store: {0}")]
+    Vector(String),
+    #[error("vector store {path}: {message}")]
+    VectorOpen { path: String, message: String },
+    #[error("schema: {0}")]
+    Schema(String),
+    #[error("lease lost: job {job} was taken over (epoch {epoch})")]
+    LeaseLost { job: i64, epoch: i64 },
+    #[error("injected fault: {0}")]
+    Injected(String),
+    #[error("payload: {0}")]
+    Payload(String),
+}
+
+impl Classify for StoreError {
+    fn class(&self) -> ErrorClass {
+        match self {
+            StoreError::Busy(_) | StoreError::Injected(_) => ErrorClass::Transient,
+            StoreError::Database(_)
+            | StoreError::Vector(_)
+            | StoreError::VectorOpen { .. }
+            | StoreError::Schema(_)
+            | StoreError::LeaseLost { .. }
+            | StoreError::Payload(_) => ErrorClass::Fatal,
+        }
+    }
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        let msg = crate::pipeline::error::one_line(&e.to_string());
+        match &e {
+            sqlx::Error::PoolTimedOut => StoreError::Busy(msg),
+            sqlx::Error::Database(db)
+                if db.message().contains("locked") || db.message().contains("busy") =>
+            {
+                StoreError::Busy(msg)
+            }
+            sqlx::Error::Io(_) => StoreError::Busy(msg),
+            _ => StoreError::Database(msg),
+        }
+    }
+}
+
+/// Namespace for point ids: UUIDv5(chunk id) is stable across runs and machines.
+const POINT_NAMESPACE: Uuid = Uuid::from_u128(0x6b1f_1f0e_93c4_4c6e_9a0e_51a7_e9d2_b7a1);
+
+/// The vector store's point id for a chunk id.
+pub fn point_id(chunk_id: &str) -> Uuid {
+    Uuid::new_v5(&POINT_NAMESPACE, chunk_id.as_bytes())
+}
+
+/// Documents and chunks (rows), queryable by id.
+#[async_trait]
+pub trait RelationalStore: Send + Sync {
+    /// Chunk ids currently stored for a document (to find superseded ones).
+    async fn chunk_ids(&self, document_id: &str) -> Result<Vec<String>, StoreError>;
+    /// Upsert the document and its chunks; chunks of this document not in `doc` are removed.
+    async fn upsert_document(&self, doc: &EnrichedDocument) -> Result<(), StoreError>;
+    async fn count_documents(&self) -> Result<u64, StoreError>;
+    async fn count_chunks(&self) -> Result<u64, StoreError>;
+}
+
+/// Nodes and relationships: documents, chunks, norms and references between them.
+#[async_trait]
+pub trait GraphStore: Send + Sync {
+    /// Upsert the document's nodes and edges; edges it owned before and no longer has are removed.
+    async fn upsert_document(&self, doc: &EnrichedDocument) -> Result<(), StoreError>;
+}
+
+/// Vectors, in one collection per model.
+#[async_trait]
+pub trait VectorStore: Send + Sync {
+    /// Upsert one point per chunk into the model's collection and make them durable.
+    async fn upsert_document(
+        &self,
+        doc: &EnrichedDocument,
+        dimension: usize,
+    ) -> Result<(), StoreError>;
+    /// Remove points by chunk id from the model's collection.
+    async fn delete_chunks(&self, model_id: &str, chunk_ids: &[String]) -> Result<(), StoreError>;
+    async fn count(&self, model_id: &str) -> Result<u64, StoreError>;
+}

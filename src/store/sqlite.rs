@@ -1,0 +1,373 @@
+//! The embedded relational store: one SQLite database (WAL mode) holding documents, chunks,
+//! the graph as node/edge tables, and the job/checkpoint table. Queries are checked at run
+//! time, so no database is needed to compile.
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde_json::json;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Row, SqlitePool};
+
+use super::{point_id, GraphStore, RelationalStore, StoreError};
+use crate::pipeline::record::EnrichedDocument;
+
+/// Connections in the pool: SQLite has one writer; a few readers serve `status`.
+const POOL_SIZE: u32 = 4;
+/// How long a writer waits for the lock before the operation is a transient error.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Ordered schema migrations; each runs once, in a transaction, recorded in `schema_migrations`.
+const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("migrations/sqlite/0001_init.sql"))];
+
+#[derive(Clone)]
+pub struct Sqlite {
+    pool: SqlitePool,
+}
+
+impl Sqlite {
+    /// Open (creating if needed) the database at `path` and bring its schema up to date.
+    pub async fn try_open(path: &Path) -> Result<Self, StoreError> {
+        let url = format!("sqlite://{}", path.display());
+        let opts = SqliteConnectOptions::from_str(&url)
+            .map_err(|e| StoreError::Database(format!("{}: {e}", path.display())))?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // Checkpoints must survive power loss, not just a process crash.
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(BUSY_TIMEOUT);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(POOL_SIZE)
+            .acquire_timeout(BUSY_TIMEOUT)
+            .connect_with(opts)
+            .await
+            .map_err(|e| StoreError::Database(format!("{}: {e}", path.display())))?;
+        let db = Self { pool };
+        db.migrate().await?;
+        Ok(db)
+    }
+
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    async fn migrate(&self) -> Result<(), StoreError> {
+        sqlx::query(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)",
+        )
+        .execute(&self.pool)
+        .await?;
+        let applied: Vec<i64> = sqlx::query_scalar("SELECT version FROM schema_migrations")
+            .fetch_all(&self.pool)
+            .await?;
+        let newest = MIGRATIONS.last().map(|m| m.0).unwrap_or(0);
+        if let Some(v) = applied.iter().find(|v| **v > newest) {
+            return Err(StoreError::Schema(format!(
+                "database schema version {v} is newer than this binary understands ({newest})"
+            )));
+        }
+        for (version, sql) in MIGRATIONS {
+            if applied.contains(version) {
+                continue;
+            }
+            let mut tx = self.pool.begin().await?;
+            sqlx::raw_sql(sql).execute(&mut *tx).await?;
+            sqlx::query("INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)")
+                .bind(version)
+                .bind(now_ms())
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+        }
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+fn to_json<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_string(v).unwrap_or_else(|_| "null".into())
+}
+
+#[async_trait]
+impl RelationalStore for Sqlite {
+    async fn chunk_ids(&self, document_id: &str) -> Result<Vec<String>, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT id FROM chunks WHERE document_id = ? ORDER BY ordinal")
+                .bind(document_id)
+                .fetch_all(&self.pool)
+                .await?,
+        )
+    }
+
+    async fn upsert_document(&self, doc: &EnrichedDocument) -> Result<(), StoreError> {
+        let info = &doc.info;
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO documents (id, source, doc_type, title, content_hash, bytes, meta, chunk_count, model_id, updated_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+             ON CONFLICT(id) DO UPDATE SET source = excluded.source, doc_type = excluded.doc_type,
+               title = excluded.title, content_hash = excluded.content_hash, bytes = excluded.bytes,
+               meta = excluded.meta, chunk_count = excluded.chunk_count, model_id = excluded.model_id,
+               updated_at = excluded.updated_at",
+        )
+        .bind(&info.id)
+        .bind(&info.source)
+        .bind(info.doc_type.as_str())
+        .bind(&info.title)
+        .bind(&info.content_hash)
+        .bind(info.bytes as i64)
+        .bind(to_json(&info.meta))
+        .bind(doc.chunks.len() as i64)
+        .bind(&doc.model_id)
+        .bind(now_ms())
+        .execute(&mut *tx)
+        .await?;
+        let ids: Vec<&str> = doc.chunks.iter().map(|c| c.id.as_str()).collect();
+        sqlx::query(
+            "DELETE FROM chunks WHERE document_id = ? AND id NOT IN (SELECT value FROM json_each(?))",
+        )
+        .bind(&info.id)
+        .bind(to_json(&ids))
+        .execute(&mut *tx)
+        .await?;
+        for c in &doc.chunks {
+            sqlx::query(
+                "INSERT INTO chunks (id, document_id, ordinal, eid, part, parts, unit_kind, num, heading, path,
+                   text, embed_text, tokens, refs, notes, amendments, repealed, attachment, point_id, model_id)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                 ON CONFLICT(id) DO UPDATE SET document_id = excluded.document_id, ordinal = excluded.ordinal,
+                   eid = excluded.eid, part = excluded.part, parts = excluded.parts, unit_kind = excluded.unit_kind,
+                   num = excluded.num, heading = excluded.heading, path = excluded.path, text = excluded.text,
+                   embed_text = excluded.embed_text, tokens = excluded.tokens, refs = excluded.refs,
+                   notes = excluded.notes, amendments = excluded.amendments, repealed = excluded.repealed,
+                   attachment = excluded.attachment, point_id = excluded.point_id, model_id = excluded.model_id",
+            )
+            .bind(&c.id)
+            .bind(&c.document_id)
+            .bind(c.ordinal as i64)
+            .bind(&c.eid)
+            .bind(c.part.map(|p| p as i64))
+            .bind(c.parts as i64)
+            .bind(&c.unit_kind)
+            .bind(&c.num)
+            .bind(&c.heading)
+            .bind(to_json(&c.path))
+            .bind(&c.text)
+            .bind(&c.embed_text)
+            .bind(c.tokens as i64)
+            .bind(to_json(&c.refs))
+            .bind(to_json(&c.notes))
+            .bind(to_json(&c.amendments))
+            .bind(c.repealed)
+            .bind(&c.attachment)
+            .bind(point_id(&c.id).to_string())
+            .bind(&doc.model_id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn count_documents(&self) -> Result<u64, StoreError> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM documents")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(n as u64)
+    }
+
+    async fn count_chunks(&self) -> Result<u64, StoreError> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM chunks")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(n as u64)
+    }
+}
+
+/// Graph node ids are prefixed by label so a chunk and a norm can never collide.
+pub fn node_id(label: &str, key: &str) -> String {
+    format!("{label}:{key}")
+}
+
+#[async_trait]
+impl GraphStore for Sqlite {
+    async fn upsert_document(&self, doc: &EnrichedDocument) -> Result<(), StoreError> {
+        let info = &doc.info;
+        let doc_node = node_id("Document", &info.id);
+        let mut tx = self.pool.begin().await?;
+        // Replace what this document owned: its chunk nodes and every edge it created.
+        sqlx::query("DELETE FROM graph_edges WHERE owner = ?")
+            .bind(&info.id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM graph_nodes WHERE owner = ? AND label = 'Chunk'")
+            .bind(&info.id)
+            .execute(&mut *tx)
+            .await?;
+        upsert_node(
+            &mut tx,
+            &doc_node,
+            "Document",
+            Some(&info.id),
+            json!({
+                "id": info.id, "source": info.source, "type": info.doc_type.as_str(),
+                "title": info.title, "urn_nir": info.meta.urn_nir, "eli": info.meta.eli,
+            }),
+        )
+        .await?;
+        if let Some(work) = info
+            .meta
+            .work_this
+            .as_deref()
+            .or(info.meta.work_uri.as_deref())
+        {
+            let norm = node_id("Norm", work);
+            upsert_node(
+                &mut tx,
+                &norm,
+                "Norm",
+                None,
+                json!({ "id": work, "urn_nir": info.meta.urn_nir }),
+            )
+            .await?;
+            insert_edge(
+                &mut tx,
+                &doc_node,
+                "EXPRESSION_OF",
+                &norm,
+                "",
+                &info.id,
+                json!({}),
+            )
+            .await?;
+        }
+        let mut prev: Option<String> = None;
+        for c in &doc.chunks {
+            let cn = node_id("Chunk", &c.id);
+            upsert_node(
+                &mut tx,
+                &cn,
+                "Chunk",
+                Some(&info.id),
+                json!({ "id": c.id, "eid": c.eid, "part": c.part, "num": c.num, "heading": c.heading, "ordinal": c.ordinal }),
+            )
+            .await?;
+            insert_edge(
+                &mut tx,
+                &doc_node,
+                "HAS_CHUNK",
+                &cn,
+                "",
+                &info.id,
+                json!({ "ordinal": c.ordinal }),
+            )
+            .await?;
+            if let Some(p) = prev.take() {
+                insert_edge(&mut tx, &p, "NEXT", &cn, "", &info.id, json!({})).await?;
+            }
+            prev = Some(cn);
+        }
+        for r in &doc.references {
+            let target = node_id("Norm", &r.target_act);
+            upsert_node(
+                &mut tx,
+                &target,
+                "Norm",
+                None,
+                json!({ "id": r.target_act }),
+            )
+            .await?;
+            insert_edge(
+                &mut tx,
+                &node_id("Chunk", &r.chunk_id),
+                "CITES",
+                &target,
+                &r.target_raw,
+                &info.id,
+                json!({ "text": r.text, "fragment": r.target_fragment, "raw": r.target_raw, "origin": r.origin }),
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+async fn upsert_node(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    id: &str,
+    label: &str,
+    owner: Option<&str>,
+    props: serde_json::Value,
+) -> Result<(), StoreError> {
+    // Shared nodes (norms) keep their first owner-less row; properties merge on conflict.
+    sqlx::query(
+        "INSERT INTO graph_nodes (id, label, owner, props) VALUES (?, ?, ?, ?)
+         ON CONFLICT(id) DO UPDATE SET props = json_patch(graph_nodes.props, excluded.props),
+           owner = COALESCE(excluded.owner, graph_nodes.owner)",
+    )
+    .bind(id)
+    .bind(label)
+    .bind(owner)
+    .bind(props.to_string())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+async fn insert_edge(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    src: &str,
+    rel: &str,
+    dst: &str,
+    key: &str,
+    owner: &str,
+    props: serde_json::Value,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO graph_edges (src, rel, dst, key, owner, props) VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT(src, rel, dst, key) DO UPDATE SET owner = excluded.owner, props = excluded.props",
+    )
+    .bind(src)
+    .bind(rel)
+    .bind(dst)
+    .bind(key)
+    .bind(owner)
+    .bind(props.to_string())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Counts of graph nodes per label and edges per relationship, for status and tests.
+pub async fn graph_counts(
+    pool: &SqlitePool,
+) -> Result<(Vec<(String, i64)>, Vec<(String, i64)>), StoreError> {
+    let nodes =
+        sqlx::query("SELECT label, COUNT(*) AS n FROM graph_nodes GROUP BY label ORDER BY label")
+            .fetch_all(pool)
+            .await?
+            .into_iter()
+            .map(|r| (r.get::<String, _>("label"), r.get::<i64, _>("n")))
+            .collect();
+    let edges = sqlx::query("SELECT rel, COUNT(*) AS n FROM graph_edges GROUP BY rel ORDER BY rel")
+        .fetch_all(pool)
+        .await?
+        .into_iter()
+        .map(|r| (r.get::<String, _>("rel"), r.get::<i64, _>("n")))
+        .collect();
+    Ok((nodes, edges))
+}

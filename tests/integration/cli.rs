@@ -1,0 +1,89 @@
+//! Command-line contract: refusals are one clear line and the documented exit codes.
+
+use crate::common::*;
+
+#[test]
+fn other_types_are_refused_clearly_until_their_pipeline_exists() {
+    let tmp = tempfile::tempdir().unwrap();
+    let l = list(
+        tmp.path(),
+        "l.txt",
+        &[fixture_line("norm/it_normattiva_legge_56_2007.xml")],
+    );
+    for t in ["jurisprudence", "doctrine"] {
+        let r = run_args(&[
+            "--type",
+            t,
+            l.to_str().unwrap(),
+            "--data-dir",
+            tmp.path().to_str().unwrap(),
+        ]);
+        assert_eq!(r.code, 1, "{t}: {}", r.stderr);
+        assert!(
+            r.stderr
+                .contains(&format!("--type {t} is not available yet")),
+            "{}",
+            r.stderr
+        );
+        assert_eq!(r.stderr.trim().lines().count(), 1, "one line: {}", r.stderr);
+    }
+    let r = run_args(&["--type", "statute", l.to_str().unwrap()]);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr.contains("unknown document type \"statute\""),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn a_missing_list_is_a_fatal_one_line_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let r = run_args(&[
+        "--type",
+        "norm",
+        "/nonexistent/list.txt",
+        "--data-dir",
+        tmp.path().to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr.contains("cannot open list /nonexistent/list.txt"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn status_without_data_says_what_to_do() {
+    let tmp = tempfile::tempdir().unwrap();
+    let r = run_args(&[
+        "status",
+        "--data-dir",
+        tmp.path().join("none").to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("no ingest data"), "{}", r.stderr);
+}
+
+#[test]
+fn a_missing_model_names_the_make_target() {
+    let tmp = tempfile::tempdir().unwrap();
+    let l = list(
+        tmp.path(),
+        "l.txt",
+        &[fixture_line("norm/it_normattiva_legge_56_2007.xml")],
+    );
+    let r = run_args(&[
+        "--type",
+        "norm",
+        l.to_str().unwrap(),
+        "--data-dir",
+        tmp.path().join("d").to_str().unwrap(),
+        "--models-dir",
+        tmp.path().join("no-models").to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("make models"), "{}", r.stderr);
+    assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
+}

@@ -1,0 +1,57 @@
+//! The default model through the `Embedder` trait (needs `make models`, which `make test` runs).
+
+use ingest::embed::{cosine, default_models_dir, load, DEFAULT_MODEL};
+
+fn model() -> std::sync::Arc<dyn ingest::embed::Embedder> {
+    load(DEFAULT_MODEL, &default_models_dir())
+        .unwrap_or_else(|e| panic!("{e} (make test installs the models; run `make models`)"))
+}
+
+#[test]
+fn embeds_with_the_right_shape_and_meaning() {
+    let m = model();
+    assert_eq!(m.model_id(), "all-minilm-l6-v2-int8");
+    assert_eq!(m.dimension(), 384);
+    let texts = [
+        "The court dismissed the appeal.",
+        "The appeal was rejected by the judges.",
+        "Bananas are rich in potassium.",
+    ];
+    let v = m.embed(&texts).unwrap();
+    assert_eq!(v.len(), 3);
+    for x in &v {
+        assert_eq!(x.len(), 384);
+        let norm: f32 = x.iter().map(|a| a * a).sum::<f32>().sqrt();
+        assert!(
+            (norm - 1.0).abs() < 1e-3,
+            "vectors are normalised, got {norm}"
+        );
+    }
+    let close = cosine(&v[0], &v[1]);
+    let far = cosine(&v[0], &v[2]);
+    assert!(close > far + 0.2, "paraphrase {close} vs unrelated {far}");
+}
+
+#[test]
+fn a_vector_does_not_depend_on_its_batch() {
+    let m = model();
+    let short = "Art. 1 - Soggetti. Il presente decreto disciplina la responsabilita degli enti.";
+    let long =
+        "Le disposizioni in esso previste si applicano agli enti forniti di personalita giuridica \
+                e alle societa e associazioni anche prive di personalita giuridica. "
+            .repeat(4);
+    let alone = m.embed(&[short]).unwrap();
+    let mixed = m.embed(&[long.as_str(), short]).unwrap();
+    let c = cosine(&alone[0], &mixed[1]);
+    assert!(c > 1.0 - 1e-5, "padding changed the vector: cosine {c}");
+}
+
+#[test]
+fn counts_tokens_without_truncation() {
+    let m = model();
+    assert_eq!(m.max_tokens(), 256);
+    let empty = m.count_tokens("");
+    assert_eq!(empty, 2, "[CLS] and [SEP]");
+    let long = "responsabilita amministrativa degli enti ".repeat(100);
+    assert!(m.count_tokens(&long) > 256, "counting must not truncate");
+}

@@ -1,0 +1,174 @@
+//! Fault tests: a store that fails, a process killed mid-run, a parser that panics.
+//! Nothing acknowledged is lost, nothing is duplicated, and resumed output equals a clean run's.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use ingest::embed::cosine;
+use ingest::store::edge::EdgeVectors;
+
+use crate::common::*;
+
+const MODEL: &str = "all-minilm-l6-v2-int8";
+
+fn two_acts(dir: &Path) -> std::path::PathBuf {
+    list(
+        dir,
+        "l.txt",
+        &[
+            fixture_line("norm/it_normattiva_legge_56_2007.xml"),
+            fixture_line("norm/it_normattiva_legge_gelli_bianco.xml"),
+        ],
+    )
+}
+
+/// chunk id -> (text, embed_text, payload, vector)
+type Snapshot = BTreeMap<String, (String, String, serde_json::Value, Vec<f32>)>;
+
+fn snapshot(data: &Path) -> Snapshot {
+    let rows = query_rows(data, "SELECT id, text, embed_text FROM chunks ORDER BY id");
+    let ids: Vec<String> = rows.iter().map(|r| r[0].clone()).collect();
+    let edge = Arc::new(EdgeVectors::new(&data.join("vectors")));
+    let points = edge.retrieve(MODEL, &ids).unwrap();
+    assert_eq!(points.len(), ids.len(), "every chunk has its point");
+    let by_chunk: BTreeMap<String, (serde_json::Value, Vec<f32>)> = points
+        .into_iter()
+        .map(|p| {
+            (
+                p.payload["chunk_id"].as_str().unwrap().to_string(),
+                (p.payload, p.vector),
+            )
+        })
+        .collect();
+    rows.into_iter()
+        .map(|r| {
+            let (payload, vector) = by_chunk[&r[0]].clone();
+            (r[0].clone(), (r[1].clone(), r[2].clone(), payload, vector))
+        })
+        .collect()
+}
+
+fn assert_same(a: &Snapshot, b: &Snapshot) {
+    assert_eq!(a.len(), b.len());
+    for ((ka, va), (kb, vb)) in a.iter().zip(b) {
+        assert_eq!(ka, kb);
+        assert_eq!(va.0, vb.0, "text of {ka}");
+        assert_eq!(va.1, vb.1, "embedded text of {ka}");
+        assert_eq!(va.2, vb.2, "payload of {ka}");
+        let c = cosine(&va.3, &vb.3);
+        assert!(c >= 1.0 - 1e-6, "vector of {ka}: cosine {c}");
+    }
+}
+
+#[test]
+fn a_failing_store_resumes_without_parsing_or_embedding_again() {
+    let tmp = tempfile::tempdir().unwrap();
+    let l = two_acts(tmp.path());
+
+    let clean = tmp.path().join("clean");
+    assert_eq!(ingest(&clean, &l, &[], &[]).code, 0);
+
+    let data = tmp.path().join("data");
+    let failed = ingest(&data, &l, &[("INGEST_FAULT", "store")], &[]);
+    assert_eq!(failed.code, 2, "{}", failed.stderr);
+    assert_eq!(failed.summary()["documents_failed"], 2);
+    assert!(failed.stderr.contains("store stage"), "{}", failed.stderr);
+    let st = status(&data);
+    assert_eq!(st["chunks"], 0, "nothing stored yet");
+    for j in st["jobs"].as_array().unwrap() {
+        assert_eq!(j["state"], "failed");
+        assert_eq!(
+            j["stage"], "enrich",
+            "checkpoint stays at the last completed stage"
+        );
+    }
+    let (parse, chunk, embed) = (
+        stage_runs(&st, "parse"),
+        stage_runs(&st, "chunk"),
+        stage_runs(&st, "embed"),
+    );
+    assert_eq!((parse, chunk, embed), (2, 2, 2));
+
+    let resumed = ingest(&data, &l, &[], &[]);
+    assert_eq!(resumed.code, 0, "{}", resumed.stderr);
+    let st = status(&data);
+    assert_eq!(stage_runs(&st, "parse"), parse, "parse did not run again");
+    assert_eq!(stage_runs(&st, "chunk"), chunk, "chunk did not run again");
+    assert_eq!(stage_runs(&st, "embed"), embed, "embed did not run again");
+    assert_eq!(
+        stage_runs(&st, "store"),
+        2 + 2,
+        "one failed run per document (after its retries), then one success each"
+    );
+
+    assert_same(&snapshot(&clean), &snapshot(&data));
+    let cs = status(&clean);
+    for key in [
+        "documents",
+        "chunks",
+        "vectors",
+        "graph_nodes",
+        "graph_edges",
+    ] {
+        assert_eq!(cs[key], st[key], "{key}");
+    }
+}
+
+#[test]
+fn a_process_killed_after_a_checkpoint_resumes_and_duplicates_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let l = two_acts(tmp.path());
+    let clean = tmp.path().join("clean");
+    assert_eq!(ingest(&clean, &l, &[], &[]).code, 0);
+
+    let data = tmp.path().join("data");
+    let crashed = ingest(&data, &l, &[("INGEST_FAULT", "crash-after-embed")], &[]);
+    assert_eq!(
+        crashed.code, 137,
+        "the fault exits abruptly: {}",
+        crashed.stderr
+    );
+    let st = status(&data);
+    assert!(stage_runs(&st, "embed") >= 1);
+    let embeds_before = stage_runs(&st, "embed");
+
+    let resumed = ingest(&data, &l, &[], &[]);
+    assert_eq!(resumed.code, 0, "{}", resumed.stderr);
+    let st = status(&data);
+    assert_eq!(
+        stage_runs(&st, "parse"),
+        2,
+        "each document parsed once across both processes"
+    );
+    assert_eq!(
+        stage_runs(&st, "embed"),
+        2,
+        "the checkpointed embed ({embeds_before}) was reused"
+    );
+    assert_same(&snapshot(&clean), &snapshot(&data));
+    assert_eq!(status(&clean)["graph_edges"], st["graph_edges"]);
+}
+
+#[test]
+fn a_panicking_parser_rejects_the_input_not_the_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let l = two_acts(tmp.path());
+    let r = ingest(&data, &l, &[("INGEST_FAULT", "parse-panic")], &[]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert_eq!(r.summary()["documents_rejected"], 2);
+    assert_eq!(
+        r.stderr
+            .lines()
+            .filter(|l| l.starts_with("rejected: ") && l.contains("parser crashed"))
+            .count(),
+        2,
+        "{}",
+        r.stderr
+    );
+    // The same list, parser healthy: rejected inputs are tried again and land.
+    let again = ingest(&data, &l, &[], &[]);
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert_eq!(again.summary()["documents_ok"], 2);
+}

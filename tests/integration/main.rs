@@ -1,0 +1,9 @@
+//! One integration-test binary: the real `ingest` binary on real fixtures, with the real
+//! model, asserting on what landed in the stores.
+
+mod cli;
+mod common;
+mod embed;
+mod faults;
+mod memory;
+mod norms;

@@ -1,0 +1,321 @@
+//! Norms end to end on the embedded default: real parser, real model, real stores.
+
+use std::sync::Arc;
+
+use ingest::store::edge::EdgeVectors;
+
+use crate::common::*;
+
+const MODEL: &str = "all-minilm-l6-v2-int8";
+const L56: &str = "/akn/it/act/legge/stato/2007-05-04/56/ita@2007-05-06";
+const GELLI: &str = "/akn/it/act/legge/stato/2017-03-08/24/ita@2023-01-01";
+const D231: &str = "/akn/it/act/decreto_legislativo/stato/2001-06-08/231/ita@2026-01-24";
+
+fn small_list(dir: &std::path::Path) -> std::path::PathBuf {
+    list(
+        dir,
+        "norms.txt",
+        &[
+            "# three acts".to_string(),
+            fixture_line("norm/it_normattiva_legge_56_2007.xml"),
+            String::new(),
+            fixture_line("norm/it_normattiva_legge_gelli_bianco.xml"),
+            fixture_line("norm/it_normattiva_dlgs_231_2001.xml"),
+        ],
+    )
+}
+
+fn units(data: &std::path::Path, doc: &str) -> i64 {
+    scalar(
+        data,
+        &format!("SELECT COUNT(DISTINCT eid) FROM chunks WHERE document_id = '{doc}'"),
+    )
+}
+
+#[test]
+fn small_acts_land_in_every_store() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let r = ingest(&data, &small_list(tmp.path()), &[], &[]);
+    assert_eq!(r.code, 0, "stderr: {}", r.stderr);
+    let s = r.summary();
+    assert_eq!(s["documents_ok"], 3);
+    assert_eq!(s["documents_rejected"], 0);
+
+    // Unit counts from the corpus MANIFEST: one chunk identity per article.
+    assert_eq!(units(&data, L56), 2);
+    assert_eq!(units(&data, GELLI), 18);
+    assert_eq!(units(&data, D231), 109);
+
+    let st = status(&data);
+    assert_eq!(st["documents"], 3);
+    let chunks = st["chunks"].as_i64().unwrap();
+    assert_eq!(s["chunks"].as_i64().unwrap(), chunks);
+    assert!(chunks >= 2 + 18 + 109);
+    assert_eq!(
+        st["vectors"][MODEL].as_i64().unwrap(),
+        chunks,
+        "one point per chunk"
+    );
+    assert_eq!(st["graph_edges"]["HAS_CHUNK"].as_i64().unwrap(), chunks);
+    assert_eq!(st["graph_edges"]["NEXT"].as_i64().unwrap(), chunks - 3);
+    assert!(
+        st["graph_edges"]["CITES"].as_i64().unwrap() > 0,
+        "231 marks up references"
+    );
+    assert_eq!(stage_runs(&st, "parse"), 3);
+    assert_eq!(stage_runs(&st, "store"), 3);
+    for j in st["jobs"].as_array().unwrap() {
+        assert_eq!(j["state"], "done");
+        assert_eq!(j["stage"], "store");
+    }
+
+    // Stored text is the unit's own; the embedded text adds the context header.
+    let rows = query_rows(
+        &data,
+        &format!("SELECT id, heading, text, embed_text FROM chunks WHERE document_id = '{D231}' AND eid = 'art_1'"),
+    );
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0][0], format!("{D231}#art_1"));
+    assert_eq!(rows[0][1], "Soggetti");
+    assert!(
+        rows[0][2].starts_with("1. Il presente decreto legislativo disciplina"),
+        "{}",
+        rows[0][2]
+    );
+    assert!(
+        !rows[0][2].contains("Avvertenza"),
+        "editorial notes stay out of the text"
+    );
+    assert!(rows[0][3].contains("Art. 1") && rows[0][3].ends_with(&rows[0][2]));
+
+    // Vector payloads name the document, unit and model.
+    let ids: Vec<String> = query_rows(
+        &data,
+        &format!("SELECT id FROM chunks WHERE document_id = '{L56}' ORDER BY ordinal"),
+    )
+    .into_iter()
+    .map(|r| r[0].clone())
+    .collect();
+    let edge = Arc::new(EdgeVectors::new(&data.join("vectors")));
+    let points = edge.retrieve(MODEL, &ids).unwrap();
+    assert_eq!(points.len(), 2);
+    for p in &points {
+        assert_eq!(p.payload["document_id"], L56);
+        assert_eq!(p.payload["model_id"], MODEL);
+        assert_eq!(p.payload["doc_type"], "norm");
+        assert_eq!(p.vector.len(), 384);
+    }
+}
+
+#[test]
+fn the_same_list_twice_leaves_identical_counts() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let l = list(
+        tmp.path(),
+        "l.txt",
+        &[
+            fixture_line("norm/it_normattiva_legge_56_2007.xml"),
+            fixture_line("norm/it_normattiva_legge_gelli_bianco.xml"),
+        ],
+    );
+    assert_eq!(ingest(&data, &l, &[], &[]).code, 0);
+    let first = status(&data);
+    let again = ingest(&data, &l, &[], &[]);
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    let s = again.summary();
+    assert_eq!(s["documents_skipped_done"], 2);
+    assert_eq!(s["chunks"], 0, "a finished list writes nothing new");
+    let second = status(&data);
+    for key in [
+        "documents",
+        "chunks",
+        "vectors",
+        "graph_nodes",
+        "graph_edges",
+        "stages",
+        "jobs",
+    ] {
+        assert_eq!(first[key], second[key], "{key} changed on the second run");
+    }
+}
+
+#[test]
+fn long_articles_split_into_parts_that_keep_their_identity() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let pipeline = tmp.path().join("small.toml");
+    std::fs::write(&pipeline, "type = \"norm\"\n[chunk]\nmax_tokens = 64\n").unwrap();
+    let l = list(
+        tmp.path(),
+        "l.txt",
+        &[fixture_line("norm/it_normattiva_legge_gelli_bianco.xml")],
+    );
+    let r = ingest(&data, &l, &[], &["--pipeline", pipeline.to_str().unwrap()]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(units(&data, GELLI), 18);
+    let rows = query_rows(
+        &data,
+        "SELECT eid, COALESCE(part, 0), parts, tokens, id FROM chunks ORDER BY ordinal",
+    );
+    assert!(rows.len() > 18, "a 64-token budget must split articles");
+    let mut last: Option<(String, i64)> = None;
+    for r in &rows {
+        let (eid, part, parts, tokens) = (
+            r[0].clone(),
+            r[1].parse::<i64>().unwrap(),
+            r[2].parse::<i64>().unwrap(),
+            r[3].parse::<i64>().unwrap(),
+        );
+        assert!(tokens <= 64, "chunk {} has {tokens} tokens", r[4]);
+        if parts > 1 {
+            assert!(r[4].ends_with(&format!("#{eid}~p{part}")), "{}", r[4]);
+            match &last {
+                Some((le, lp)) if *le == eid => assert_eq!(part, lp + 1),
+                _ => assert_eq!(part, 1),
+            }
+        } else {
+            assert_eq!(part, 0);
+        }
+        last = Some((eid, part));
+    }
+}
+
+#[test]
+fn bad_inputs_are_rejected_one_line_each_and_the_rest_goes_on() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let junk = tmp.path().join("junk.xml");
+    std::fs::write(&junk, [0u8, 159, 146, 150, 0xff, 0xfe, 7, 8, 9]).unwrap();
+    let html = tmp.path().join("page.xml");
+    std::fs::write(&html, "<html><body><p>not a norm</p></body></html>").unwrap();
+    let empty = tmp.path().join("empty.xml");
+    std::fs::write(&empty, "").unwrap();
+    let truncated = tmp.path().join("truncated.xml");
+    let full = std::fs::read(fixture("norm/it_normattiva_legge_56_2007.xml")).unwrap();
+    std::fs::write(&truncated, &full[..full.len() / 2]).unwrap();
+    let missing = tmp.path().join("missing.xml");
+    let l = list(
+        tmp.path(),
+        "l.txt",
+        &[
+            junk.display().to_string(),
+            html.display().to_string(),
+            empty.display().to_string(),
+            truncated.display().to_string(),
+            missing.display().to_string(),
+            "gopher://old.example/x".to_string(),
+            fixture_line("norm/it_normattiva_legge_56_2007.xml"),
+        ],
+    );
+    let r = ingest(&data, &l, &[], &[]);
+    assert_eq!(r.code, 2, "some rejected -> exit 2; stderr: {}", r.stderr);
+    let s = r.summary();
+    assert_eq!(s["documents_ok"], 1);
+    assert_eq!(s["documents_rejected"], 6);
+    let rejected: Vec<&str> = r
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("rejected: "))
+        .collect();
+    assert_eq!(
+        rejected.len(),
+        6,
+        "one line per rejected input:\n{}",
+        r.stderr
+    );
+    for p in [&junk, &html, &empty, &truncated, &missing] {
+        let line = rejected
+            .iter()
+            .find(|l| l.contains(&format!(": {}: ", p.display())))
+            .unwrap_or_else(|| panic!("no line for {}:\n{}", p.display(), r.stderr));
+        assert!(line.contains("parse stage"), "{line}");
+    }
+    assert!(
+        r.stderr.contains("not an Akoma Ntoso document"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("file not found"), "{}", r.stderr);
+    assert!(r.stderr.contains("input is empty"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("gopher://old.example/x") && r.stderr.contains("unsupported scheme"),
+        "{}",
+        r.stderr
+    );
+    let st = status(&data);
+    assert_eq!(st["documents"], 1);
+    assert_eq!(st["last_errors"].as_array().unwrap().len(), 5);
+}
+
+/// A tiny HTTP server on loopback: /ok serves a fixture, /gone answers 404, /flaky answers
+/// 500 once and then the fixture.
+fn serve(body: Vec<u8>) -> (String, std::thread::JoinHandle<()>) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let handle = std::thread::spawn(move || {
+        let mut flaky_seen = false;
+        listener.set_nonblocking(false).unwrap();
+        for _ in 0..6 {
+            let Ok((mut s, _)) = listener.accept() else {
+                break;
+            };
+            let mut buf = [0u8; 4096];
+            let n = s.read(&mut buf).unwrap_or(0);
+            let req = String::from_utf8_lossy(&buf[..n]).to_string();
+            let path = req.split_whitespace().nth(1).unwrap_or("/").to_string();
+            let (status, payload): (&str, &[u8]) = match path.as_str() {
+                "/ok.xml" => ("200 OK", &body),
+                "/flaky.xml" if !flaky_seen => {
+                    flaky_seen = true;
+                    ("500 Internal Server Error", b"oops")
+                }
+                "/flaky.xml" => ("200 OK", &body),
+                _ => ("404 Not Found", b"no"),
+            };
+            let head = format!(
+                "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                payload.len()
+            );
+            let _ = s.write_all(head.as_bytes());
+            let _ = s.write_all(payload);
+        }
+    });
+    (format!("http://{addr}"), handle)
+}
+
+#[test]
+fn http_sources_404_rejects_and_500_is_retried() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let body = std::fs::read(fixture("norm/it_normattiva_legge_56_2007.xml")).unwrap();
+    let flaky = String::from_utf8(body.clone())
+        .unwrap()
+        .replace("2007-05-04/56", "2007-05-04/9956");
+    let (base, _h) = serve(flaky.into_bytes());
+    let ok_body = body;
+    let (base_ok, _h2) = serve(ok_body);
+    let l = list(
+        tmp.path(),
+        "l.txt",
+        &[
+            format!("{base_ok}/ok.xml"),
+            format!("{base}/gone.xml"),
+            format!("{base}/flaky.xml"),
+        ],
+    );
+    let r = ingest(&data, &l, &[], &[]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    let s = r.summary();
+    assert_eq!(s["documents_ok"], 2, "{}", r.stderr);
+    assert_eq!(s["documents_rejected"], 1);
+    assert!(
+        r.stderr
+            .contains(&format!("rejected: {base}/gone.xml: parse stage: HTTP 404")),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(status(&data)["documents"], 2);
+}
