@@ -225,6 +225,7 @@ async fn ingest(g: &GlobalArgs, a: &IngestArgs) -> anyhow::Result<u8> {
     let runner_cfg = RunnerConfig {
         concurrency: a.concurrency as usize,
         batch_size: config.embed.batch_size,
+        batch_max_tokens: config.embed.batch_max_tokens,
         batch_max_age: Duration::from_millis(config.embed.batch_max_age_ms),
         store_backoff: Duration::from_millis(200),
         fault: Fault::from_env(),

@@ -82,6 +82,7 @@ impl Default for ChunkConfig {
 pub struct EmbedConfig {
     pub model: String,
     pub batch_size: usize,
+    pub batch_max_tokens: usize,
     pub batch_max_age_ms: u64,
 }
 
@@ -90,6 +91,7 @@ impl Default for EmbedConfig {
         Self {
             model: crate::embed::DEFAULT_MODEL.into(),
             batch_size: 32,
+            batch_max_tokens: 1024,
             batch_max_age_ms: 100,
         }
     }
@@ -161,6 +163,9 @@ impl PipelineConfig {
         }
         if self.embed.batch_size == 0 || self.embed.batch_size > 4096 {
             return Err("embed.batch_size must be between 1 and 4096".into());
+        }
+        if self.embed.batch_max_tokens < 16 {
+            return Err("embed.batch_max_tokens must be at least 16".into());
         }
         if self.parse.max_bytes == 0 {
             return Err("parse.max_bytes must be positive".into());

@@ -9,7 +9,8 @@ fn main() -> ExitCode {
     let cli = ingest::cli::Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
-            EnvFilter::try_from_env("INGEST_LOG").unwrap_or_else(|_| EnvFilter::new("warn")),
+            EnvFilter::try_from_env("INGEST_LOG")
+                .unwrap_or_else(|_| EnvFilter::new("warn,qdrant_edge=error")),
         )
         .with_writer(std::io::stderr)
         .init();

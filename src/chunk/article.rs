@@ -9,6 +9,8 @@ const HEADER_TITLE_CHARS: usize = 160;
 /// Tokens kept free in each part: joining pieces can tokenise slightly differently from the
 /// pieces counted apart.
 const JOIN_MARGIN: usize = 4;
+/// Fewest text tokens a part may hold once the header is in.
+const MIN_TEXT_TOKENS: usize = 8;
 
 #[derive(Debug, Clone)]
 pub struct ArticleChunker {
@@ -33,20 +35,7 @@ impl ArticleChunker {
         let empty_cost = count.tokens("");
         let mut chunks = Vec::new();
         for unit in &akn.units {
-            let header = if self.context_header {
-                context_header(info.title.as_deref(), unit)
-            } else {
-                String::new()
-            };
-            let header_tokens = count.tokens(&header);
-            let budget = self
-                .max_tokens
-                .checked_sub(header_tokens + JOIN_MARGIN)
-                .filter(|b| *b >= 8)
-                .ok_or(ChunkError::BudgetTooSmall {
-                    budget: self.max_tokens,
-                    header: header_tokens,
-                })?;
+            let (header, budget) = self.header_and_budget(info.title.as_deref(), unit, count)?;
             let pieces = unit_pieces(unit);
             if pieces.is_empty() {
                 continue;
@@ -103,6 +92,43 @@ impl ArticleChunker {
             return Err(ChunkError::NoText);
         }
         Ok(ChunkedDocument { info, chunks })
+    }
+}
+
+impl ArticleChunker {
+    /// The context header and the token budget left for text. A header that would leave too
+    /// little room loses the act title first, then goes altogether.
+    fn header_and_budget(
+        &self,
+        title: Option<&str>,
+        unit: &Unit,
+        count: &dyn TokenCount,
+    ) -> Result<(String, usize), ChunkError> {
+        let candidates: Vec<String> = if self.context_header {
+            vec![
+                context_header(title, unit),
+                context_header(None, unit),
+                String::new(),
+            ]
+        } else {
+            vec![String::new()]
+        };
+        let mut last = 0;
+        for header in candidates {
+            let tokens = count.tokens(&header);
+            last = tokens;
+            if let Some(budget) = self
+                .max_tokens
+                .checked_sub(tokens + JOIN_MARGIN)
+                .filter(|b| *b >= MIN_TEXT_TOKENS)
+            {
+                return Ok((header, budget));
+            }
+        }
+        Err(ChunkError::BudgetTooSmall {
+            budget: self.max_tokens,
+            header: last,
+        })
     }
 }
 
@@ -441,6 +467,21 @@ mod tests {
             .map(|c| c.text.matches("Prima").count())
             .sum();
         assert_eq!(total, 20);
+    }
+
+    #[test]
+    fn a_tight_budget_drops_the_title_before_the_header() {
+        let c = ArticleChunker {
+            max_tokens: 20,
+            context_header: true,
+        };
+        let mut d = doc(vec![unit("art_1", vec![para("1.", "uno due tre")])]);
+        d.info.title = Some("titolo ".repeat(30));
+        let out = c.chunk(d, &words).unwrap();
+        assert!(out.chunks[0]
+            .embed_text
+            .starts_with("Art. 1. - Oggetto\n\n"));
+        assert!(words(&out.chunks[0].embed_text) <= 20);
     }
 
     #[test]

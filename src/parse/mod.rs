@@ -28,6 +28,26 @@ impl Classify for ParseError {
     }
 }
 
+thread_local! {
+    /// Set while a parser runs under `catch_unwind`: its panics become rejections with their
+    /// message, so the default hook's stderr dump would only garble the run's output.
+    static GUARDED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+fn install_quiet_panic_hook() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if GUARDED.with(|g| g.get()) {
+                tracing::debug!("parser panicked: {info}");
+            } else {
+                previous(info);
+            }
+        }));
+    });
+}
+
 pub fn sha256_hex(bytes: &[u8]) -> String {
     let digest = Sha256::digest(bytes);
     let mut s = String::with_capacity(64);
@@ -50,10 +70,13 @@ pub fn parse_with(
     bytes: &[u8],
     before: impl FnOnce(&[u8]),
 ) -> Result<Document, ParseError> {
+    install_quiet_panic_hook();
+    GUARDED.with(|g| g.set(true));
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         before(bytes);
         parse_inner(doc_type, source, bytes)
     }));
+    GUARDED.with(|g| g.set(false));
     match outcome {
         Ok(r) => r,
         Err(payload) => {

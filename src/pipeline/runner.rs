@@ -54,6 +54,9 @@ pub struct RunnerConfig {
     /// Documents fetched and parsed at once.
     pub concurrency: usize,
     pub batch_size: usize,
+    /// Padded tokens per batch (texts x longest text): bounds inference memory, which grows
+    /// with batch x sequence length squared, and limits padding waste.
+    pub batch_max_tokens: usize,
     pub batch_max_age: Duration,
     pub store_backoff: Duration,
     pub fault: Option<Fault>,
@@ -556,14 +559,18 @@ async fn embed_stage(
     tx: mpsc::Sender<Env<EmbeddedDocument>>,
 ) {
     let batch_size = ctx.cfg.batch_size.max(1);
+    let token_budget = ctx.cfg.batch_max_tokens.max(1);
     let max_age = ctx.cfg.batch_max_age;
     let mut queue: VecDeque<PendingEmbed> = VecDeque::new();
     let mut waiting = 0usize;
+    let mut waiting_tokens = 0usize;
     let mut oldest: Option<Instant> = None;
     let mut closed = false;
     loop {
         let aged = oldest.is_some_and(|t| t.elapsed() >= max_age);
-        let ready = waiting >= batch_size || (waiting > 0 && (closed || aged));
+        let ready = waiting >= batch_size
+            || waiting_tokens >= token_budget
+            || (waiting > 0 && (closed || aged));
         if !ready {
             // Documents with nothing left to embed (or none at all) leave at once.
             if !flush_completed(&ctx, &mut queue, &tx).await {
@@ -577,6 +584,7 @@ async fn embed_stage(
                 msg = rx.recv() => match msg {
                     Some(env) => {
                         waiting += env.item.chunks.len();
+                        waiting_tokens += env.item.chunks.iter().map(|c| c.tokens as usize).sum::<usize>();
                         if oldest.is_none() && !env.item.chunks.is_empty() {
                             oldest = Some(Instant::now());
                         }
@@ -588,20 +596,24 @@ async fn embed_stage(
             }
             continue;
         }
-        // Take up to batch_size texts from the oldest documents first.
+        // Take texts from the oldest documents first, up to batch_size texts and the padded
+        // token budget (always at least one text).
         let mut texts: Vec<String> = Vec::with_capacity(batch_size);
         let mut owners: Vec<usize> = Vec::with_capacity(batch_size);
-        for (qi, p) in queue.iter().enumerate() {
+        let mut longest = 0usize;
+        let mut batch_tokens = 0usize;
+        'fill: for (qi, p) in queue.iter().enumerate() {
             let start = p.vectors.len();
             for c in p.env.item.chunks.iter().skip(start) {
-                if texts.len() == batch_size {
-                    break;
+                let t = (c.tokens as usize).max(1);
+                let padded = (texts.len() + 1) * longest.max(t);
+                if texts.len() == batch_size || (!texts.is_empty() && padded > token_budget) {
+                    break 'fill;
                 }
+                longest = longest.max(t);
+                batch_tokens += c.tokens as usize;
                 texts.push(c.embed_text.clone());
                 owners.push(qi);
-            }
-            if texts.len() == batch_size {
-                break;
             }
         }
         let embedder = ctx.svc.embedder.clone();
@@ -628,6 +640,7 @@ async fn embed_stage(
             queue[qi].vectors.push(v);
         }
         waiting -= n;
+        waiting_tokens = waiting_tokens.saturating_sub(batch_tokens);
         ctx.progress.chunks_embedded(n as u64);
         oldest = if waiting > 0 {
             Some(Instant::now())

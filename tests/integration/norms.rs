@@ -146,7 +146,7 @@ fn long_articles_split_into_parts_that_keep_their_identity() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
     let pipeline = tmp.path().join("small.toml");
-    std::fs::write(&pipeline, "type = \"norm\"\n[chunk]\nmax_tokens = 64\n").unwrap();
+    std::fs::write(&pipeline, "type = \"norm\"\n[chunk]\nmax_tokens = 96\n").unwrap();
     let l = list(
         tmp.path(),
         "l.txt",
@@ -159,7 +159,7 @@ fn long_articles_split_into_parts_that_keep_their_identity() {
         &data,
         "SELECT eid, COALESCE(part, 0), parts, tokens, id FROM chunks ORDER BY ordinal",
     );
-    assert!(rows.len() > 18, "a 64-token budget must split articles");
+    assert!(rows.len() > 18, "a 96-token budget must split articles");
     let mut last: Option<(String, i64)> = None;
     for r in &rows {
         let (eid, part, parts, tokens) = (
@@ -168,7 +168,7 @@ fn long_articles_split_into_parts_that_keep_their_identity() {
             r[2].parse::<i64>().unwrap(),
             r[3].parse::<i64>().unwrap(),
         );
-        assert!(tokens <= 64, "chunk {} has {tokens} tokens", r[4]);
+        assert!(tokens <= 96, "chunk {} has {tokens} tokens", r[4]);
         if parts > 1 {
             assert!(r[4].ends_with(&format!("#{eid}~p{part}")), "{}", r[4]);
             match &last {
