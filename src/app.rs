@@ -322,7 +322,7 @@ async fn watch_signals(tx: watch::Sender<bool>, progress: Progress) {
         seen += 1;
         if seen == 1 {
             progress.println("stopping: finishing documents in flight (signal again to exit now)");
-            let _ = tx.send(true);
+            tx.send_replace(true);
         } else {
             progress.println("exiting now; run the same command again to resume");
             std::process::exit(exit::INTERRUPTED as i32);

@@ -49,6 +49,8 @@ pub struct Status {
     pub chunks: u64,
     /// Points per model collection.
     pub vectors: BTreeMap<String, u64>,
+    /// Why vector counts are missing (e.g. a running ingest holds the collection).
+    pub vectors_error: Option<String>,
     pub graph_nodes: BTreeMap<String, i64>,
     pub graph_edges: BTreeMap<String, i64>,
     pub stages: Vec<StageCounter>,
@@ -117,9 +119,16 @@ pub async fn collect(g: &GlobalArgs) -> anyhow::Result<Status> {
         .await?;
     let edge = std::sync::Arc::new(EdgeVectors::new(&data.vectors()));
     let mut vectors = BTreeMap::new();
+    let mut vectors_error = None;
     for m in models {
-        let n = edge.count(&m).await?;
-        vectors.insert(m, n);
+        match edge.count(&m).await {
+            Ok(n) => {
+                vectors.insert(m, n);
+            }
+            // The embedded vector store admits one process at a time: while an ingest runs,
+            // status still reports everything else.
+            Err(e) => vectors_error = Some(format!("{m}: {e}")),
+        }
     }
     let (nodes, edges) = graph_counts(pool).await?;
     let status = Status {
@@ -128,6 +137,7 @@ pub async fn collect(g: &GlobalArgs) -> anyhow::Result<Status> {
         documents: db.count_documents().await?,
         chunks: db.count_chunks().await?,
         vectors,
+        vectors_error,
         graph_nodes: nodes.into_iter().collect(),
         graph_edges: edges.into_iter().collect(),
         stages,
@@ -158,6 +168,9 @@ pub async fn print(g: &GlobalArgs, json: bool) -> anyhow::Result<u8> {
     println!("chunks stored: {}", s.chunks);
     for (m, n) in &s.vectors {
         println!("vectors [{m}]: {n}");
+    }
+    if let Some(e) = &s.vectors_error {
+        println!("vectors: unavailable ({e}; is an ingest running?)");
     }
     let join = |m: &BTreeMap<String, i64>| {
         m.iter()

@@ -119,7 +119,7 @@ impl Ctx {
         if f.is_none() {
             *f = Some(msg);
         }
-        let _ = self.stop.send(true);
+        self.stop.send_replace(true);
     }
 
     fn stopping(&self) -> bool {
@@ -162,16 +162,30 @@ impl Ctx {
         document_id: &str,
         model_id: Option<&str>,
     ) -> bool {
-        let bytes = match bincode::serialize(output) {
-            Ok(b) => b,
+        match bincode::serialize(output) {
+            Ok(bytes) => {
+                self.checkpoint_encoded(claim, stage, bytes, document_id, model_id)
+                    .await
+            }
             Err(e) => {
                 self.set_fatal(format!(
                     "{}: cannot encode {stage} checkpoint: {e}",
                     claim.source
                 ));
-                return false;
+                false
             }
-        };
+        }
+    }
+
+    /// [`Ctx::checkpoint`] for output already encoded (large documents encode off the runtime).
+    async fn checkpoint_encoded(
+        &self,
+        claim: &Claim,
+        stage: Stage,
+        bytes: Vec<u8>,
+        document_id: &str,
+        model_id: Option<&str>,
+    ) -> bool {
         match self
             .svc
             .jobs
@@ -216,7 +230,7 @@ pub async fn run(
     let signal_task = tokio::spawn(async move {
         while ext.changed().await.is_ok() {
             if *ext.borrow() {
-                let _ = ctx_sig.stop.send(true);
+                ctx_sig.stop.send_replace(true);
                 break;
             }
         }
@@ -428,33 +442,6 @@ async fn parse_worker(
                 }
             }
             Err(f) => ctx.fail(&claim, Stage::Parse, f).await,
-        }
-    }
-}
-
-impl Ctx {
-    async fn checkpoint_encoded(
-        &self,
-        claim: &Claim,
-        stage: Stage,
-        bytes: Vec<u8>,
-        document_id: &str,
-        model_id: Option<&str>,
-    ) -> bool {
-        match self
-            .svc
-            .jobs
-            .checkpoint(claim, stage, &bytes, Some(document_id), model_id)
-            .await
-        {
-            Ok(()) => {
-                self.progress.stage_done(stage);
-                true
-            }
-            Err(e) => {
-                self.set_fatal(format!("{}: {stage} checkpoint failed: {e}", claim.source));
-                false
-            }
         }
     }
 }

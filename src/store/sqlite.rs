@@ -54,40 +54,53 @@ impl Sqlite {
         &self.pool
     }
 
+    /// Apply missing migrations under SQLite's write lock (`BEGIN IMMEDIATE`), so processes
+    /// opening the same new database at once cannot race each other.
     async fn migrate(&self) -> Result<(), StoreError> {
-        sqlx::query(
-            "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)",
-        )
-        .execute(&self.pool)
-        .await?;
-        let applied: Vec<i64> = sqlx::query_scalar("SELECT version FROM schema_migrations")
-            .fetch_all(&self.pool)
-            .await?;
-        let newest = MIGRATIONS.last().map(|m| m.0).unwrap_or(0);
-        if let Some(v) = applied.iter().find(|v| **v > newest) {
-            return Err(StoreError::Schema(format!(
-                "database schema version {v} is newer than this binary understands ({newest})"
-            )));
-        }
-        for (version, sql) in MIGRATIONS {
-            if applied.contains(version) {
-                continue;
-            }
-            let mut tx = self.pool.begin().await?;
-            sqlx::raw_sql(sql).execute(&mut *tx).await?;
-            sqlx::query("INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)")
-                .bind(version)
-                .bind(now_ms())
-                .execute(&mut *tx)
-                .await?;
-            tx.commit().await?;
-        }
-        Ok(())
+        let mut conn = self.pool.acquire().await?;
+        sqlx::raw_sql("BEGIN IMMEDIATE").execute(&mut *conn).await?;
+        let applied = apply_migrations(&mut conn).await;
+        let end = if applied.is_ok() {
+            "COMMIT"
+        } else {
+            "ROLLBACK"
+        };
+        sqlx::raw_sql(end).execute(&mut *conn).await?;
+        applied
     }
 
     pub async fn close(&self) {
         self.pool.close().await;
     }
+}
+
+async fn apply_migrations(conn: &mut sqlx::SqliteConnection) -> Result<(), StoreError> {
+    sqlx::query(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)",
+    )
+    .execute(&mut *conn)
+    .await?;
+    let applied: Vec<i64> = sqlx::query_scalar("SELECT version FROM schema_migrations")
+        .fetch_all(&mut *conn)
+        .await?;
+    let newest = MIGRATIONS.last().map(|m| m.0).unwrap_or(0);
+    if let Some(v) = applied.iter().find(|v| **v > newest) {
+        return Err(StoreError::Schema(format!(
+            "database schema version {v} is newer than this binary understands ({newest})"
+        )));
+    }
+    for (version, sql) in MIGRATIONS {
+        if applied.contains(version) {
+            continue;
+        }
+        sqlx::raw_sql(sql).execute(&mut *conn).await?;
+        sqlx::query("INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)")
+            .bind(version)
+            .bind(now_ms())
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
 }
 
 pub fn now_ms() -> i64 {

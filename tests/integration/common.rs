@@ -131,3 +131,25 @@ pub fn query_rows(data: &Path, sql: &str) -> Vec<Vec<String>> {
 pub fn scalar(data: &Path, sql: &str) -> i64 {
     query_rows(data, sql)[0][0].parse().unwrap()
 }
+
+/// Write `n` distinct acts (distinct FRBR ids, numbers and text) derived from a real one.
+pub fn distinct_acts(dir: &Path, n: usize) -> std::path::PathBuf {
+    let template =
+        std::fs::read_to_string(fixture("norm/it_normattiva_legge_56_2007.xml")).unwrap();
+    let docs = dir.join(format!("acts{n}"));
+    std::fs::create_dir_all(&docs).unwrap();
+    let mut lines = Vec::new();
+    for i in 0..n {
+        let num = 10_000 + i;
+        let text = template
+            .replace("2007-05-04/56", &format!("2007-05-04/{num}"))
+            .replace(
+                "Giorno della memoria",
+                &format!("Giorno della memoria numero {num}"),
+            );
+        let p = docs.join(format!("act_{num}.xml"));
+        std::fs::write(&p, text).unwrap();
+        lines.push(p.display().to_string());
+    }
+    list(dir, &format!("list{n}.txt"), &lines)
+}

@@ -172,3 +172,90 @@ fn a_panicking_parser_rejects_the_input_not_the_run() {
     assert_eq!(again.code, 0, "{}", again.stderr);
     assert_eq!(again.summary()["documents_ok"], 2);
 }
+
+#[test]
+fn sigterm_drains_in_flight_documents_and_a_rerun_finishes_the_list() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let l = distinct_acts(tmp.path(), 60);
+    let child = std::process::Command::new(BIN)
+        .args([
+            "--type",
+            "norm",
+            l.to_str().unwrap(),
+            "--no-progress",
+            "--json",
+            "--data-dir",
+        ])
+        .arg(&data)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until at least one document is done, then ask the process to stop.
+    let started = std::time::Instant::now();
+    loop {
+        assert!(
+            started.elapsed().as_secs() < 120,
+            "no document finished in time"
+        );
+        if data.join("ingest.db").exists()
+            && scalar(&data, "SELECT COUNT(*) FROM jobs WHERE state = 'done'") >= 1
+        {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let kill = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("stopping"), "{stderr}");
+    let done = scalar(&data, "SELECT COUNT(*) FROM jobs WHERE state = 'done'");
+    assert!(done < 60, "the run stopped taking documents ({done} done)");
+    assert_eq!(
+        scalar(&data, "SELECT COUNT(*) FROM jobs WHERE state = 'running'"),
+        0,
+        "unfinished documents were handed back"
+    );
+    assert_eq!(
+        scalar(&data, "SELECT COUNT(DISTINCT document_id) FROM chunks"),
+        done,
+        "only finished documents have chunks"
+    );
+    assert_eq!(
+        scalar(&data, "SELECT COUNT(*) FROM chunks"),
+        scalar(&data, "SELECT COALESCE(SUM(chunk_count), 0) FROM documents"),
+        "finished documents are whole"
+    );
+
+    let rerun = ingest(&data, &l, &[], &[]);
+    assert_eq!(rerun.code, 0, "{}", rerun.stderr);
+    let s = rerun.summary();
+    assert_eq!(
+        s["documents_ok"].as_i64().unwrap() + s["documents_skipped_done"].as_i64().unwrap(),
+        60
+    );
+    let st = status(&data);
+    assert_eq!(st["documents"], 60);
+    let per_doc = scalar(&data, "SELECT MIN(chunk_count) FROM documents");
+    assert_eq!(
+        per_doc,
+        scalar(&data, "SELECT MAX(chunk_count) FROM documents")
+    );
+    assert_eq!(
+        st["chunks"].as_i64().unwrap(),
+        60 * per_doc,
+        "no duplicates, nothing missing"
+    );
+    assert_eq!(st["vectors"][MODEL], st["chunks"]);
+    assert_eq!(
+        stage_runs(&st, "store"),
+        60,
+        "every document stored exactly once"
+    );
+}

@@ -1,30 +1,6 @@
 //! Memory stays flat: ten times more distinct documents must not mean ten times the peak RSS.
 
-use std::path::Path;
-
 use crate::common::*;
-
-/// Write `n` distinct acts (distinct FRBR ids, numbers and text) derived from a real one.
-fn distinct_acts(dir: &Path, n: usize) -> std::path::PathBuf {
-    let template =
-        std::fs::read_to_string(fixture("norm/it_normattiva_legge_56_2007.xml")).unwrap();
-    let docs = dir.join(format!("acts{n}"));
-    std::fs::create_dir_all(&docs).unwrap();
-    let mut lines = Vec::new();
-    for i in 0..n {
-        let num = 10_000 + i;
-        let text = template
-            .replace("2007-05-04/56", &format!("2007-05-04/{num}"))
-            .replace(
-                "Giorno della memoria",
-                &format!("Giorno della memoria numero {num}"),
-            );
-        let p = docs.join(format!("act_{num}.xml"));
-        std::fs::write(&p, text).unwrap();
-        lines.push(p.display().to_string());
-    }
-    list(dir, &format!("list{n}.txt"), &lines)
-}
 
 #[test]
 fn peak_memory_does_not_grow_with_the_number_of_documents() {
