@@ -87,3 +87,24 @@ fn a_missing_model_names_the_make_target() {
     assert!(r.stderr.contains("make models"), "{}", r.stderr);
     assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
 }
+
+#[test]
+fn a_missing_onnx_runtime_library_is_a_clear_error_not_a_panic() {
+    let tmp = tempfile::tempdir().unwrap();
+    let l = list(
+        tmp.path(),
+        "l.txt",
+        &[fixture_line("norm/it_normattiva_legge_56_2007.xml")],
+    );
+    let out = std::process::Command::new(BIN)
+        .args(["--type", "norm", l.to_str().unwrap(), "--data-dir"])
+        .arg(tmp.path().join("d"))
+        .env("ORT_DYLIB_PATH", tmp.path().join("libonnxruntime.so"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("ONNX Runtime library"), "{stderr}");
+    assert!(stderr.contains("make models"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
