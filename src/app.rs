@@ -43,6 +43,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
             print_models(&models_dir(&cli.global));
             Ok(exit::OK)
         }
+        Some(Command::Search {
+            query,
+            limit,
+            model,
+            json,
+        }) => search(&cli.global, &query, limit as usize, model, json).await,
         None => ingest(&cli.global, &cli.ingest).await,
     }
 }
@@ -51,6 +57,95 @@ pub fn models_dir(g: &GlobalArgs) -> PathBuf {
     g.models_dir
         .clone()
         .unwrap_or_else(crate::embed::default_models_dir)
+}
+
+#[derive(Debug, Serialize)]
+struct SearchResult {
+    rank: usize,
+    score: f32,
+    chunk_id: String,
+    document_id: String,
+    eid: Option<String>,
+    num: Option<String>,
+    heading: Option<String>,
+    text: Option<String>,
+}
+
+async fn search(
+    g: &GlobalArgs,
+    query: &str,
+    limit: usize,
+    model: Option<String>,
+    json: bool,
+) -> anyhow::Result<u8> {
+    let data = DataDir::new(&g.data_dir);
+    if !data.database().is_file() {
+        bail!(
+            "no ingest data in {} (ingest something first, or pass --data-dir)",
+            data.root.display()
+        );
+    }
+    let model = match model {
+        Some(m) => m,
+        None => PipelineConfig::bundled(DocType::Norm)?.embed.model,
+    };
+    let embedder = {
+        let (id, dir) = (model.clone(), models_dir(g));
+        tokio::task::spawn_blocking(move || crate::embed::load(&id, &dir))
+            .await
+            .context("model loading crashed")??
+    };
+    let text = query.to_string();
+    let vector = {
+        let e = embedder.clone();
+        tokio::task::spawn_blocking(move || e.embed(&[text.as_str()]))
+            .await
+            .context("embedding crashed")??
+            .pop()
+            .context("the model returned no vector")?
+    };
+    let vectors = Arc::new(EdgeVectors::new(&data.vectors()));
+    let hits = VectorStore::search(&vectors, &model, vector, limit).await?;
+    let db = Sqlite::try_open(&data.database()).await?;
+    let mut results = Vec::with_capacity(hits.len());
+    for (i, h) in hits.into_iter().enumerate() {
+        let text: Option<String> = sqlx::query_scalar("SELECT text FROM chunks WHERE id = ?")
+            .bind(&h.chunk_id)
+            .fetch_optional(db.pool())
+            .await?;
+        let field = |k: &str| h.payload[k].as_str().map(str::to_string);
+        results.push(SearchResult {
+            rank: i + 1,
+            score: h.score,
+            eid: field("eid"),
+            num: field("num"),
+            heading: field("heading"),
+            chunk_id: h.chunk_id,
+            document_id: h.document_id,
+            text,
+        });
+    }
+    db.close().await;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&results)?);
+    } else {
+        for r in &results {
+            let snippet: String = r.text.as_deref().unwrap_or("").chars().take(160).collect();
+            println!(
+                "{}. {:.3} {} {} {}\n   {}",
+                r.rank,
+                r.score,
+                r.document_id,
+                r.num.as_deref().unwrap_or(r.eid.as_deref().unwrap_or("")),
+                r.heading
+                    .as_deref()
+                    .map(|h| format!("({h})"))
+                    .unwrap_or_default(),
+                snippet.replace('\n', " ")
+            );
+        }
+    }
+    Ok(exit::OK)
 }
 
 fn print_models(dir: &Path) {

@@ -85,4 +85,18 @@ pub enum Command {
     },
     /// Models this build knows and whether their files are installed.
     Models,
+    /// Semantic search over the stored chunks: the nearest chunks to QUERY.
+    Search {
+        /// What to look for, in natural language.
+        query: String,
+        /// How many chunks to return.
+        #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u16).range(1..=1000))]
+        limit: u16,
+        /// Model (collection) to search; default: the norm pipeline's model.
+        #[arg(long)]
+        model: Option<String>,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
 }

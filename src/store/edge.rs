@@ -9,13 +9,13 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use qdrant_edge::{
     CountRequest, CreateIndex, Distance, EdgeConfigBuilder, EdgeShard, EdgeVectorParamsBuilder,
-    FieldIndexOperations, Payload, PayloadFieldSchema, PayloadSchemaType, PointId,
-    PointInsertOperations, PointOperations, PointStructPersisted, UpdateOperation,
-    VectorStructInternal, VectorStructPersisted, WithPayloadInterface, WithVector,
+    FieldIndexOperations, NamedQuery, Payload, PayloadFieldSchema, PayloadSchemaType, PointId,
+    PointInsertOperations, PointOperations, PointStructPersisted, QueryEnum, SearchRequest,
+    UpdateOperation, VectorStructInternal, VectorStructPersisted, WithPayloadInterface, WithVector,
 };
 use serde_json::{json, Value};
 
-use super::{point_id, StoreError, VectorStore};
+use super::{point_id, Hit, StoreError, VectorStore};
 use crate::pipeline::record::EnrichedDocument;
 
 /// Points per update operation: keeps each WAL record modest for very long documents.
@@ -167,6 +167,48 @@ impl EdgeVectors {
         Ok(n as u64)
     }
 
+    fn search_blocking(
+        &self,
+        model_id: &str,
+        vector: Vec<f32>,
+        limit: usize,
+    ) -> Result<Vec<Hit>, StoreError> {
+        let Some(shard) = self.shard(model_id, None)? else {
+            return Ok(Vec::new());
+        };
+        let shard = shard.lock().unwrap_or_else(|p| p.into_inner());
+        let points = shard
+            .search(SearchRequest {
+                query: QueryEnum::Nearest(NamedQuery {
+                    query: vector.into(),
+                    using: None,
+                }),
+                filter: None,
+                params: None,
+                limit,
+                offset: 0,
+                with_payload: Some(WithPayloadInterface::Bool(true)),
+                with_vector: Some(WithVector::Bool(false)),
+                score_threshold: None,
+            })
+            .map_err(|e| StoreError::Vector(e.to_string()))?;
+        Ok(points
+            .into_iter()
+            .map(|p| {
+                let payload = Value::Object(p.payload.map(|p| p.0).unwrap_or_default());
+                Hit {
+                    chunk_id: payload["chunk_id"].as_str().unwrap_or_default().to_string(),
+                    document_id: payload["document_id"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_string(),
+                    score: p.score,
+                    payload,
+                }
+            })
+            .collect())
+    }
+
     fn upsert_blocking(&self, doc: &EnrichedDocument, dimension: usize) -> Result<(), StoreError> {
         let shard = self
             .shard(&doc.model_id, Some(dimension))?
@@ -262,6 +304,19 @@ impl VectorStore for Arc<EdgeVectors> {
         tokio::task::spawn_blocking(move || this.delete_blocking(&model, &ids))
             .await
             .map_err(|e| StoreError::Vector(format!("vector delete crashed: {e}")))?
+    }
+
+    async fn search(
+        &self,
+        model_id: &str,
+        vector: Vec<f32>,
+        limit: usize,
+    ) -> Result<Vec<Hit>, StoreError> {
+        let this = self.clone();
+        let model = model_id.to_string();
+        tokio::task::spawn_blocking(move || this.search_blocking(&model, vector, limit))
+            .await
+            .map_err(|e| StoreError::Vector(format!("vector search crashed: {e}")))?
     }
 
     async fn count(&self, model_id: &str) -> Result<u64, StoreError> {

@@ -89,6 +89,15 @@ pub trait GraphStore: Send + Sync {
     async fn upsert_document(&self, doc: &EnrichedDocument) -> Result<(), StoreError>;
 }
 
+/// A vector search result.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Hit {
+    pub chunk_id: String,
+    pub document_id: String,
+    pub score: f32,
+    pub payload: serde_json::Value,
+}
+
 /// Vectors, in one collection per model.
 #[async_trait]
 pub trait VectorStore: Send + Sync {
@@ -101,4 +110,11 @@ pub trait VectorStore: Send + Sync {
     /// Remove points by chunk id from the model's collection.
     async fn delete_chunks(&self, model_id: &str, chunk_ids: &[String]) -> Result<(), StoreError>;
     async fn count(&self, model_id: &str) -> Result<u64, StoreError>;
+    /// Nearest chunks to `vector` in the model's collection, best first.
+    async fn search(
+        &self,
+        model_id: &str,
+        vector: Vec<f32>,
+        limit: usize,
+    ) -> Result<Vec<Hit>, StoreError>;
 }
