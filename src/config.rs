@@ -207,7 +207,7 @@ mod tests {
     fn bundled_norm_pipeline_is_valid() {
         let cfg = PipelineConfig::bundled(DocType::Norm).unwrap();
         assert_eq!(cfg.doc_type().unwrap(), DocType::Norm);
-        assert_eq!(cfg.embed.model, "all-minilm-l6-v2-int8");
+        assert_eq!(cfg.embed.model, "use-multilingual-v3-int8");
         assert_eq!(cfg.parse.max_bytes, 104_857_600);
     }
 

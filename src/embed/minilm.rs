@@ -86,12 +86,23 @@ impl Embedder for MiniLm {
         self.max_tokens
     }
 
+    fn batch_invariant(&self) -> bool {
+        true
+    }
+
     fn count_tokens(&self, text: &str) -> usize {
         self.counter
             .encode_fast(text, true)
             .map(|e| e.len())
             // A tokenizer failure on counting falls back to a pessimistic estimate.
             .unwrap_or_else(|_| text.len())
+    }
+
+    fn token_ids(&self, text: &str) -> Vec<u32> {
+        self.counter
+            .encode_fast(text, true)
+            .map(|e| e.get_ids().to_vec())
+            .unwrap_or_default()
     }
 
     fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError> {

@@ -3,14 +3,15 @@
 
 pub mod minilm;
 pub mod runtime;
+pub mod use_multilingual;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::pipeline::error::{Classify, ErrorClass};
 
-/// The model used when a pipeline names none.
-pub const DEFAULT_MODEL: &str = "all-minilm-l6-v2-int8";
+/// The model used when a pipeline names none: multilingual, so it understands Italian.
+pub const DEFAULT_MODEL: &str = "use-multilingual-v3-int8";
 
 #[derive(Debug, thiserror::Error)]
 pub enum EmbedError {
@@ -43,6 +44,12 @@ pub trait Embedder: Send + Sync {
     fn max_tokens(&self) -> usize;
     /// Model tokens of `text`, special tokens included, without truncation.
     fn count_tokens(&self, text: &str) -> usize;
+    /// Token ids of `text`, special tokens included, without truncation.
+    fn token_ids(&self, text: &str) -> Vec<u32>;
+    /// Whether a text's vector is independent of the other texts in its batch. When it is
+    /// not (dynamically quantised activations), batches must stay within one document and be
+    /// formed the same way every time, so a re-run reproduces its vectors.
+    fn batch_invariant(&self) -> bool;
     /// One vector per text, same order.
     fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError>;
 }
@@ -58,20 +65,31 @@ pub struct ModelSpec {
     pub files: &'static [&'static str],
 }
 
-pub const MODELS: &[ModelSpec] = &[ModelSpec {
-    id: "all-minilm-l6-v2-int8",
-    dir: "all-minilm-l6-v2-int8",
-    dimension: 384,
-    // sentence-transformers' max_seq_length for this model.
-    max_tokens: 256,
-    files: &[
-        "model.onnx",
-        "tokenizer.json",
-        "config.json",
-        "special_tokens_map.json",
-        "tokenizer_config.json",
-    ],
-}];
+pub const MODELS: &[ModelSpec] = &[
+    ModelSpec {
+        id: "use-multilingual-v3-int8",
+        dir: "use-multilingual-v3-int8",
+        dimension: 512,
+        // The graph takes any length; 512 tokens (about 2,000 characters of Italian) keeps an
+        // article whole in most acts while bounding attention cost.
+        max_tokens: 512,
+        files: &["model_cut.onnx", "tokenizer.json"],
+    },
+    ModelSpec {
+        id: "all-minilm-l6-v2-int8",
+        dir: "all-minilm-l6-v2-int8",
+        dimension: 384,
+        // sentence-transformers' max_seq_length for this model.
+        max_tokens: 256,
+        files: &[
+            "model.onnx",
+            "tokenizer.json",
+            "config.json",
+            "special_tokens_map.json",
+            "tokenizer_config.json",
+        ],
+    },
+];
 
 pub fn model_spec(id: &str) -> Result<&'static ModelSpec, EmbedError> {
     MODELS.iter().find(|m| m.id == id).ok_or_else(|| {
@@ -117,6 +135,9 @@ pub fn load(id: &str, models_dir: &Path) -> Result<Arc<dyn Embedder>, EmbedError
     let env = runtime::init(models_dir)?;
     match spec.id {
         "all-minilm-l6-v2-int8" => Ok(Arc::new(minilm::MiniLm::try_new(spec, &dir, env)?)),
+        "use-multilingual-v3-int8" => Ok(Arc::new(use_multilingual::UseMultilingual::try_new(
+            spec, &dir, env,
+        )?)),
         other => Err(EmbedError::UnknownModel(other.to_string(), String::new())),
     }
 }
@@ -141,7 +162,8 @@ mod tests {
 
     #[test]
     fn registry_knows_default() {
-        assert_eq!(model_spec(DEFAULT_MODEL).unwrap().dimension, 384);
+        assert_eq!(model_spec(DEFAULT_MODEL).unwrap().dimension, 512);
+        assert_eq!(model_spec("all-minilm-l6-v2-int8").unwrap().dimension, 384);
         let err = model_spec("gpt").unwrap_err().to_string();
         assert!(err.contains("all-minilm-l6-v2-int8"), "{err}");
     }
@@ -153,7 +175,7 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(
-            err.contains("model.onnx") && err.contains("make models"),
+            err.contains("model_cut.onnx") && err.contains("make models"),
             "{err}"
         );
     }

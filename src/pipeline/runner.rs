@@ -553,11 +553,14 @@ async fn embed_stage(
     let mut waiting_tokens = 0usize;
     let mut oldest: Option<Instant> = None;
     let mut closed = false;
+    // A model whose vectors depend on batch neighbours gets batches cut from one document
+    // alone, the same way every run: no waiting for other documents to fill them.
+    let per_document = !ctx.svc.embedder.batch_invariant();
     loop {
         let aged = oldest.is_some_and(|t| t.elapsed() >= max_age);
         let ready = waiting >= batch_size
             || waiting_tokens >= token_budget
-            || (waiting > 0 && (closed || aged));
+            || (waiting > 0 && (closed || aged || per_document));
         if !ready {
             // Documents with nothing left to embed (or none at all) leave at once.
             if !flush_completed(&ctx, &mut queue, &tx).await {
@@ -601,6 +604,9 @@ async fn embed_stage(
                 batch_tokens += c.tokens as usize;
                 texts.push(c.embed_text.clone());
                 owners.push(qi);
+            }
+            if per_document && !texts.is_empty() {
+                break;
             }
         }
         let embedder = ctx.svc.embedder.clone();

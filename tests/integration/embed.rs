@@ -2,15 +2,62 @@
 
 use ingest::embed::{cosine, default_models_dir, load, DEFAULT_MODEL};
 
-fn model() -> std::sync::Arc<dyn ingest::embed::Embedder> {
-    load(DEFAULT_MODEL, &default_models_dir())
+const MINILM: &str = "all-minilm-l6-v2-int8";
+
+fn load_model(id: &str) -> std::sync::Arc<dyn ingest::embed::Embedder> {
+    load(id, &default_models_dir())
         .unwrap_or_else(|e| panic!("{e} (make test installs the models; run `make models`)"))
+}
+
+fn model() -> std::sync::Arc<dyn ingest::embed::Embedder> {
+    load_model(MINILM)
+}
+
+#[test]
+fn the_multilingual_default_understands_italian() {
+    let m = load_model(DEFAULT_MODEL);
+    assert_eq!(m.model_id(), "use-multilingual-v3-int8");
+    assert_eq!(m.dimension(), 512);
+    assert!(!m.batch_invariant());
+    let texts = [
+        "Il giudice ha rigettato il ricorso.",
+        "Il ricorso è stato respinto dalla corte.",
+        "The court dismissed the appeal.",
+        "Le banane sono ricche di potassio.",
+    ];
+    let v = m.embed(&texts).unwrap();
+    for x in &v {
+        assert_eq!(x.len(), 512);
+        let norm: f32 = x.iter().map(|a| a * a).sum::<f32>().sqrt();
+        assert!(
+            (norm - 1.0).abs() < 1e-3,
+            "vectors are normalised, got {norm}"
+        );
+    }
+    let paraphrase = cosine(&v[0], &v[1]);
+    let english = cosine(&v[0], &v[2]);
+    let unrelated = cosine(&v[0], &v[3]);
+    assert!(
+        paraphrase > unrelated + 0.2,
+        "paraphrase {paraphrase} vs unrelated {unrelated}"
+    );
+    assert!(
+        english > unrelated + 0.2,
+        "cross-lingual {english} vs unrelated {unrelated}"
+    );
+    // Same batch, same vectors: what makes re-runs reproducible.
+    let again = m.embed(&texts).unwrap();
+    assert_eq!(v, again);
+    let ids = m.token_ids("Art. 1");
+    assert_eq!((ids[0], *ids.last().unwrap()), (1, 2), "<s> ... </s>");
+    assert_eq!(m.count_tokens("Art. 1"), ids.len());
 }
 
 #[test]
 fn embeds_with_the_right_shape_and_meaning() {
     let m = model();
-    assert_eq!(m.model_id(), "all-minilm-l6-v2-int8");
+    assert_eq!(m.model_id(), MINILM);
+    assert!(m.batch_invariant());
     assert_eq!(m.dimension(), 384);
     let texts = [
         "The court dismissed the appeal.",

@@ -10,7 +10,7 @@ use ingest::store::edge::EdgeVectors;
 
 use crate::common::*;
 
-const MODEL: &str = "all-minilm-l6-v2-int8";
+const MODEL: &str = "use-multilingual-v3-int8";
 
 fn two_acts(dir: &Path) -> std::path::PathBuf {
     list(

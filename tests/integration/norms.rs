@@ -6,7 +6,7 @@ use ingest::store::edge::EdgeVectors;
 
 use crate::common::*;
 
-const MODEL: &str = "all-minilm-l6-v2-int8";
+const MODEL: &str = "use-multilingual-v3-int8";
 const L56: &str = "/akn/it/act/legge/stato/2007-05-04/56/ita@2007-05-06";
 const GELLI: &str = "/akn/it/act/legge/stato/2017-03-08/24/ita@2023-01-01";
 const D231: &str = "/akn/it/act/decreto_legislativo/stato/2001-06-08/231/ita@2026-01-24";
@@ -123,7 +123,7 @@ fn small_acts_land_in_every_store() {
         assert_eq!(p.payload["document_id"], L56);
         assert_eq!(p.payload["model_id"], MODEL);
         assert_eq!(p.payload["doc_type"], "norm");
-        assert_eq!(p.vector.len(), 384);
+        assert_eq!(p.vector.len(), 512);
     }
 }
 

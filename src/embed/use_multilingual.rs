@@ -1,0 +1,142 @@
+//! Universal Sentence Encoder multilingual v3 (int8), the multilingual default, on a direct
+//! ONNX Runtime session. `make models` cuts the graph after its SentencePiece custom op
+//! (`scripts/extract_use.py`): this side tokenises with the `tokenizers` crate and feeds the
+//! ragged batch as concatenated token ids plus row splits, which fastembed cannot express.
+//!
+//! The graph quantises activations dynamically, so a vector depends slightly on the other
+//! texts in its batch: the runner keeps batches within one document and deterministic.
+
+use std::path::Path;
+use std::sync::Mutex;
+
+use ort::session::Session;
+use ort::value::Tensor;
+
+use super::{EmbedError, Embedder, ModelSpec};
+
+/// Output width of the graph.
+const DIMENSION: usize = 512;
+
+pub struct UseMultilingual {
+    id: String,
+    max_tokens: usize,
+    session: Mutex<Session>,
+    tokenizer: tokenizers::Tokenizer,
+}
+
+impl UseMultilingual {
+    pub fn try_new(
+        spec: &ModelSpec,
+        dir: &Path,
+        env: ort::environment::Environment,
+    ) -> Result<Self, EmbedError> {
+        let load_err = |message: String| EmbedError::Load {
+            model: spec.id.to_string(),
+            message,
+        };
+        let mut tokenizer = tokenizers::Tokenizer::from_file(dir.join("tokenizer.json"))
+            .map_err(|e| load_err(format!("{}: {e}", dir.join("tokenizer.json").display())))?;
+        tokenizer
+            .with_truncation(None)
+            .map_err(|e| load_err(e.to_string()))?
+            .with_padding(None);
+        let threads = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2);
+        let model = dir.join("model_cut.onnx");
+        let session = Session::builder(&env)
+            .and_then(|b| b.with_intra_threads(threads).map_err(Into::into))
+            .and_then(|mut b| b.commit_from_file(&model))
+            .map_err(|e| load_err(format!("{}: {e}", model.display())))?;
+        let names: Vec<String> = session
+            .inputs()
+            .iter()
+            .map(|i| i.name().to_string())
+            .collect();
+        if !names.iter().any(|n| n == "token_ids") || !names.iter().any(|n| n == "row_splits") {
+            return Err(load_err(format!(
+                "{} has inputs {names:?}, expected token_ids and row_splits (re-run `make models`)",
+                model.display()
+            )));
+        }
+        Ok(Self {
+            id: spec.id.to_string(),
+            max_tokens: spec.max_tokens,
+            session: Mutex::new(session),
+            tokenizer,
+        })
+    }
+
+    fn inference_err(&self, message: impl Into<String>) -> EmbedError {
+        EmbedError::Inference {
+            model: self.id.clone(),
+            message: message.into(),
+        }
+    }
+}
+
+impl Embedder for UseMultilingual {
+    fn model_id(&self) -> &str {
+        &self.id
+    }
+
+    fn dimension(&self) -> usize {
+        DIMENSION
+    }
+
+    fn max_tokens(&self) -> usize {
+        self.max_tokens
+    }
+
+    fn batch_invariant(&self) -> bool {
+        false
+    }
+
+    fn count_tokens(&self, text: &str) -> usize {
+        self.token_ids(text).len()
+    }
+
+    fn token_ids(&self, text: &str) -> Vec<u32> {
+        self.tokenizer
+            .encode_fast(text, true)
+            .map(|e| e.get_ids().to_vec())
+            // Counting falls back to a pessimistic estimate (one token per byte).
+            .unwrap_or_else(|_| vec![0; text.len() + 2])
+    }
+
+    fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError> {
+        if texts.is_empty() {
+            return Ok(Vec::new());
+        }
+        let encodings = self
+            .tokenizer
+            .encode_batch_fast(texts.to_vec(), true)
+            .map_err(|e| self.inference_err(format!("tokenizer: {e}")))?;
+        let mut ids: Vec<i32> = Vec::new();
+        let mut splits: Vec<i64> = Vec::with_capacity(texts.len() + 1);
+        splits.push(0);
+        for e in &encodings {
+            ids.extend(e.get_ids().iter().map(|&x| x as i32));
+            splits.push(ids.len() as i64);
+        }
+        let (n, b) = (ids.len(), splits.len());
+        let token_ids =
+            Tensor::from_array(([n], ids)).map_err(|e| self.inference_err(e.to_string()))?;
+        let row_splits =
+            Tensor::from_array(([b], splits)).map_err(|e| self.inference_err(e.to_string()))?;
+        let mut session = self.session.lock().unwrap_or_else(|p| p.into_inner());
+        let outputs = session
+            .run(ort::inputs!["token_ids" => token_ids, "row_splits" => row_splits])
+            .map_err(|e| self.inference_err(e.to_string()))?;
+        let (shape, data) = outputs["outputs"]
+            .try_extract_tensor::<f32>()
+            .map_err(|e| self.inference_err(e.to_string()))?;
+        if shape.len() != 2 || shape[0] as usize != texts.len() || shape[1] as usize != DIMENSION {
+            return Err(self.inference_err(format!(
+                "expected output [{}, {DIMENSION}], got {shape:?}",
+                texts.len()
+            )));
+        }
+        Ok(data.chunks(DIMENSION).map(|c| c.to_vec()).collect())
+    }
+}
