@@ -43,6 +43,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
             print_models(&models_dir(&cli.global));
             Ok(exit::OK)
         }
+        Some(Command::Reembed { model, json }) => reembed(&cli.global, &model, json).await,
         Some(Command::Search {
             query,
             limit,
@@ -57,6 +58,96 @@ pub fn models_dir(g: &GlobalArgs) -> PathBuf {
     g.models_dir
         .clone()
         .unwrap_or_else(crate::embed::default_models_dir)
+}
+
+#[derive(Debug, Serialize)]
+struct ReembedSummary {
+    model: String,
+    documents: u64,
+    chunks: u64,
+    /// Chunks longer than the model reads whole (the model truncates them).
+    chunks_over_limit: u64,
+    elapsed_secs: f64,
+    chunks_per_hour: f64,
+}
+
+async fn reembed(g: &GlobalArgs, model: &str, json: bool) -> anyhow::Result<u8> {
+    let data = DataDir::new(&g.data_dir);
+    if !data.database().is_file() {
+        bail!(
+            "no ingest data in {} (ingest something first, or pass --data-dir)",
+            data.root.display()
+        );
+    }
+    crate::embed::model_spec(model)?;
+    let started = std::time::Instant::now();
+    let embedder = {
+        let (id, dir) = (model.to_string(), models_dir(g));
+        tokio::task::spawn_blocking(move || crate::embed::load(&id, &dir))
+            .await
+            .context("model loading crashed")??
+    };
+    let embed_cfg = PipelineConfig::bundled(DocType::Norm)?.embed;
+    let db = Sqlite::try_open(&data.database()).await?;
+    let vectors: Arc<dyn VectorStore> = Arc::new(Arc::new(EdgeVectors::new(&data.vectors())));
+    let mut summary = ReembedSummary {
+        model: model.to_string(),
+        documents: 0,
+        chunks: 0,
+        chunks_over_limit: 0,
+        elapsed_secs: 0.0,
+        chunks_per_hour: 0.0,
+    };
+    // One document at a time: memory stays flat, and a crash leaves every finished document
+    // on the new model (its vectors are durable before its rows say so).
+    for id in db.documents_not_on_model(model).await? {
+        let Some((info, chunks)) = db.load_document(&id).await? else {
+            continue;
+        };
+        let e = embedder.clone();
+        let texts: Vec<String> = chunks.iter().map(|c| c.embed_text.clone()).collect();
+        let (batch_size, budget) = (embed_cfg.batch_size, embed_cfg.batch_max_tokens);
+        let (vecs, tokens) = tokio::task::spawn_blocking(move || {
+            let tokens: Vec<u32> = texts.iter().map(|t| e.count_tokens(t) as u32).collect();
+            let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+            crate::embed::embed_in_batches(e.as_ref(), &refs, &tokens, batch_size, budget)
+                .map(|v| (v, tokens))
+        })
+        .await
+        .context("embedding crashed")??;
+        summary.chunks_over_limit += tokens
+            .iter()
+            .filter(|t| **t as usize > embedder.max_tokens())
+            .count() as u64;
+        let counts: Vec<(String, u32)> = chunks.iter().map(|c| c.id.clone()).zip(tokens).collect();
+        let doc = crate::pipeline::record::EnrichedDocument {
+            info,
+            chunks,
+            model_id: model.to_string(),
+            vectors: vecs,
+            references: Vec::new(),
+        };
+        vectors.upsert_document(&doc, embedder.dimension()).await?;
+        db.set_model(&id, model, &counts).await?;
+        summary.documents += 1;
+        summary.chunks += doc.chunks.len() as u64;
+    }
+    db.close().await;
+    summary.elapsed_secs = started.elapsed().as_secs_f64();
+    summary.chunks_per_hour = if summary.elapsed_secs > 0.0 {
+        summary.chunks as f64 * 3600.0 / summary.elapsed_secs
+    } else {
+        0.0
+    };
+    if json {
+        println!("{}", serde_json::to_string(&summary)?);
+    } else {
+        println!(
+            "re-embedded with {}: {} documents, {} chunks ({} longer than the model reads whole) | elapsed: {:.1}s | {:.0} chunks/hour",
+            summary.model, summary.documents, summary.chunks, summary.chunks_over_limit, summary.elapsed_secs, summary.chunks_per_hour
+        );
+    }
+    Ok(exit::OK)
 }
 
 #[derive(Debug, Serialize)]

@@ -85,6 +85,16 @@ pub enum Command {
     },
     /// Models this build knows and whether their files are installed.
     Models,
+    /// Re-embed every stored chunk with another model, without fetching or parsing again.
+    /// Vectors go to that model's own collection; documents already on it are skipped.
+    Reembed {
+        /// Model id (see `ingest models`).
+        #[arg(long)]
+        model: String,
+        /// Print the summary as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Semantic search over the stored chunks: the nearest chunks to QUERY.
     Search {
         /// What to look for, in natural language.

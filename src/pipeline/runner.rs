@@ -592,7 +592,24 @@ async fn embed_stage(
         let mut owners: Vec<usize> = Vec::with_capacity(batch_size);
         let mut longest = 0usize;
         let mut batch_tokens = 0usize;
+        if per_document {
+            // The same cut as `embed_in_batches` (reembed), so vectors match across commands.
+            if let Some((qi, p)) = queue.iter().enumerate().find(|(_, p)| p.remaining() > 0) {
+                let chunks = &p.env.item.chunks;
+                let tokens: Vec<u32> = chunks.iter().map(|c| c.tokens).collect();
+                let start = p.vectors.len();
+                let end = crate::embed::next_batch_end(&tokens, start, batch_size, token_budget);
+                for c in &chunks[start..end] {
+                    batch_tokens += c.tokens as usize;
+                    texts.push(c.embed_text.clone());
+                    owners.push(qi);
+                }
+            }
+        }
         'fill: for (qi, p) in queue.iter().enumerate() {
+            if per_document {
+                break;
+            }
             let start = p.vectors.len();
             for c in p.env.item.chunks.iter().skip(start) {
                 let t = (c.tokens as usize).max(1);
@@ -604,9 +621,6 @@ async fn embed_stage(
                 batch_tokens += c.tokens as usize;
                 texts.push(c.embed_text.clone());
                 owners.push(qi);
-            }
-            if per_document && !texts.is_empty() {
-                break;
             }
         }
         let embedder = ctx.svc.embedder.clone();

@@ -11,7 +11,7 @@ use async_trait::async_trait;
 use uuid::Uuid;
 
 use crate::pipeline::error::{Classify, ErrorClass};
-use crate::pipeline::record::EnrichedDocument;
+use crate::pipeline::record::{Chunk, DocumentInfo, EnrichedDocument};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -79,6 +79,21 @@ pub trait RelationalStore: Send + Sync {
     /// Upsert the document and its chunks; chunks of this document not in `doc` are removed.
     async fn upsert_document(&self, doc: &EnrichedDocument) -> Result<(), StoreError>;
     async fn count_documents(&self) -> Result<u64, StoreError>;
+    /// Ids of stored documents whose vectors come from another model than `model_id`.
+    async fn documents_not_on_model(&self, model_id: &str) -> Result<Vec<String>, StoreError>;
+    /// A stored document and its chunks, in order.
+    async fn load_document(
+        &self,
+        document_id: &str,
+    ) -> Result<Option<(DocumentInfo, Vec<Chunk>)>, StoreError>;
+    /// Record that a document's vectors now come from `model_id`, with chunk token counts
+    /// under that model.
+    async fn set_model(
+        &self,
+        document_id: &str,
+        model_id: &str,
+        tokens: &[(String, u32)],
+    ) -> Result<(), StoreError>;
     async fn count_chunks(&self) -> Result<u64, StoreError>;
 }
 

@@ -12,7 +12,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{Row, SqlitePool};
 
 use super::{point_id, GraphStore, RelationalStore, StoreError};
-use crate::pipeline::record::EnrichedDocument;
+use crate::pipeline::record::{Chunk, DocType, DocumentInfo, EnrichedDocument};
 
 /// Connections in the pool: SQLite has one writer; a few readers serve `status`.
 const POOL_SIZE: u32 = 4;
@@ -200,6 +200,114 @@ impl RelationalStore for Sqlite {
             .fetch_one(&self.pool)
             .await?;
         Ok(n as u64)
+    }
+
+    async fn documents_not_on_model(&self, model_id: &str) -> Result<Vec<String>, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT id FROM documents WHERE model_id != ? ORDER BY id")
+                .bind(model_id)
+                .fetch_all(&self.pool)
+                .await?,
+        )
+    }
+
+    async fn load_document(
+        &self,
+        document_id: &str,
+    ) -> Result<Option<(DocumentInfo, Vec<Chunk>)>, StoreError> {
+        let Some(d) = sqlx::query(
+            "SELECT id, source, doc_type, title, content_hash, bytes, meta FROM documents WHERE id = ?",
+        )
+        .bind(document_id)
+        .fetch_optional(&self.pool)
+        .await?
+        else {
+            return Ok(None);
+        };
+        let bad = |what: &str, e: String| {
+            StoreError::Schema(format!("{document_id}: stored {what}: {e}"))
+        };
+        let doc_type: String = d.get("doc_type");
+        let meta: String = d.get("meta");
+        let info = DocumentInfo {
+            id: d.get("id"),
+            source: d.get("source"),
+            doc_type: doc_type.parse::<DocType>().map_err(|e| bad("type", e))?,
+            content_hash: d.get("content_hash"),
+            bytes: d.get::<i64, _>("bytes") as u64,
+            title: d.get("title"),
+            meta: serde_json::from_str(&meta).map_err(|e| bad("meta", e.to_string()))?,
+        };
+        let rows = sqlx::query(
+            "SELECT id, document_id, ordinal, eid, part, parts, unit_kind, num, heading, path, text,
+               embed_text, tokens, refs, notes, amendments, repealed, attachment
+             FROM chunks WHERE document_id = ? ORDER BY ordinal",
+        )
+        .bind(document_id)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut chunks = Vec::with_capacity(rows.len());
+        for r in rows {
+            let json = |col: &str| -> Result<serde_json::Value, StoreError> {
+                serde_json::from_str(&r.get::<String, _>(col)).map_err(|e| bad(col, e.to_string()))
+            };
+            let from = |col: &str| -> Result<Vec<String>, StoreError> {
+                serde_json::from_value(json(col)?).map_err(|e| bad(col, e.to_string()))
+            };
+            chunks.push(Chunk {
+                id: r.get("id"),
+                document_id: r.get("document_id"),
+                ordinal: r.get::<i64, _>("ordinal") as u32,
+                eid: r.get("eid"),
+                part: r.get::<Option<i64>, _>("part").map(|p| p as u32),
+                parts: r.get::<i64, _>("parts") as u32,
+                unit_kind: r.get("unit_kind"),
+                num: r.get("num"),
+                heading: r.get("heading"),
+                path: from("path")?,
+                text: r.get("text"),
+                embed_text: r.get("embed_text"),
+                tokens: r.get::<i64, _>("tokens") as u32,
+                refs: serde_json::from_value(json("refs")?)
+                    .map_err(|e| bad("refs", e.to_string()))?,
+                notes: from("notes")?,
+                amendments: from("amendments")?,
+                repealed: r.get("repealed"),
+                attachment: r.get("attachment"),
+            });
+        }
+        Ok(Some((info, chunks)))
+    }
+
+    async fn set_model(
+        &self,
+        document_id: &str,
+        model_id: &str,
+        tokens: &[(String, u32)],
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("UPDATE documents SET model_id = ?, updated_at = ? WHERE id = ?")
+            .bind(model_id)
+            .bind(now_ms())
+            .bind(document_id)
+            .execute(&mut *tx)
+            .await?;
+        for (id, t) in tokens {
+            sqlx::query("UPDATE chunks SET model_id = ?, tokens = ? WHERE id = ?")
+                .bind(model_id)
+                .bind(*t as i64)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        // The job's embed checkpoint now names the model its vectors come from.
+        sqlx::query("UPDATE jobs SET model_id = ? WHERE document_id = ?")
+            .bind(model_id)
+            .bind(document_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     async fn count_chunks(&self) -> Result<u64, StoreError> {

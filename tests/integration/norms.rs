@@ -358,3 +358,73 @@ fn http_sources_404_rejects_and_500_is_retried() {
     );
     assert_eq!(status(&data)["documents"], 2);
 }
+
+#[test]
+fn reembed_moves_stored_chunks_to_another_model_without_parsing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let l = list(
+        tmp.path(),
+        "l.txt",
+        &[
+            fixture_line("norm/it_normattiva_legge_56_2007.xml"),
+            fixture_line("norm/it_normattiva_legge_gelli_bianco.xml"),
+        ],
+    );
+    assert_eq!(ingest(&data, &l, &[], &[]).code, 0);
+    let before = status(&data);
+    let chunks = before["chunks"].as_i64().unwrap();
+    let minilm = "all-minilm-l6-v2-int8";
+    let d = data.to_str().unwrap();
+    let r = run_args(&["reembed", "--model", minilm, "--json", "--data-dir", d]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let s: serde_json::Value = serde_json::from_str(r.stdout.trim()).unwrap();
+    assert_eq!(s["documents"], 2);
+    assert_eq!(s["chunks"].as_i64().unwrap(), chunks);
+    let after = status(&data);
+    assert_eq!(after["vectors"][minilm].as_i64().unwrap(), chunks);
+    for stage in ["parse", "chunk", "embed", "enrich", "store"] {
+        assert_eq!(
+            stage_runs(&before, stage),
+            stage_runs(&after, stage),
+            "{stage} ran again"
+        );
+    }
+    assert_eq!(
+        scalar(
+            &data,
+            &format!("SELECT COUNT(*) FROM chunks WHERE model_id = '{minilm}'")
+        ),
+        chunks
+    );
+    // The new collection holds 384-d vectors with the same chunk ids and payloads.
+    let ids: Vec<String> = query_rows(&data, "SELECT id FROM chunks ORDER BY id")
+        .into_iter()
+        .map(|r| r[0].clone())
+        .collect();
+    {
+        // Opened in this process, the collection is locked: close it before the next command.
+        let edge = Arc::new(EdgeVectors::new(&data.join("vectors")));
+        let points = edge.retrieve(minilm, &ids).unwrap();
+        assert_eq!(points.len(), ids.len());
+        assert!(points
+            .iter()
+            .all(|p| p.vector.len() == 384 && p.payload["model_id"] == minilm));
+    }
+    // Idempotent: nothing left to move.
+    let again = run_args(&["reembed", "--model", minilm, "--json", "--data-dir", d]);
+    let s: serde_json::Value = serde_json::from_str(again.stdout.trim()).unwrap();
+    assert_eq!(s["documents"], 0);
+    // Search through the new collection.
+    let hits = run_args(&[
+        "search",
+        "Giorno della memoria",
+        "--model",
+        minilm,
+        "--json",
+        "--data-dir",
+        d,
+    ]);
+    assert_eq!(hits.code, 0, "{}", hits.stderr);
+    assert!(hits.stdout.contains(L56));
+}
