@@ -12,9 +12,16 @@ DATA_DIR ?= ingest-data
 
 # Commands the build needs, and the Debian packages that provide them.
 NEEDED_COMMANDS := cc c++ pkg-config python3 make
-DEB_PACKAGES := build-essential pkg-config ca-certificates python3 python3-pip
+DEB_PACKAGES := build-essential pkg-config ca-certificates python3 python3-pip python3-venv
 
-.PHONY: help deps models build run test check fmt clippy release clean-data
+.PHONY: help deps models build run test check fmt clippy release clean-data parity-reference
+
+# Parity reference for the multilingual model: SentencePiece ids and the uncut graph's vectors
+# (onnxruntime-extensions), computed in a pinned Python venv; tests/integration/parity.rs compares.
+export INGEST_PARITY_REFERENCE ?= $(HOME)/.cache/ingest/parity/reference.json
+USE_MODEL_DIR := $(INGEST_MODELS_DIR)/use-multilingual-v3-int8
+PARITY_INPUTS := fixtures/parity/sentences.json scripts/parity/reference.py scripts/parity/requirements.lock \
+                 $(USE_MODEL_DIR)/model_uncut.onnx $(USE_MODEL_DIR)/model_cut.onnx $(USE_MODEL_DIR)/tokenizer.json
 
 help:
 	@echo "make run    ingest the bundled norm fixtures (installs what is missing)"
@@ -25,6 +32,7 @@ help:
 deps:
 	@missing=""; for c in $(NEEDED_COMMANDS); do command -v $$c >/dev/null 2>&1 || missing="$$missing $$c"; done; \
 	if ! python3 -m pip --version >/dev/null 2>&1; then missing="$$missing pip"; fi; \
+	if ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then missing="$$missing venv"; fi; \
 	if [ -n "$$missing" ]; then \
 	  echo "deps: missing:$$missing; installing Debian packages: $(DEB_PACKAGES)"; \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi; \
@@ -42,7 +50,17 @@ run: models build
 	$(BIN) --type norm fixtures/norms.txt --data-dir $(DATA_DIR) --no-progress; code=$$?; \
 	$(BIN) status --data-dir $(DATA_DIR); exit $$code
 
-test: models
+parity-reference: models
+	@py="$$(bash scripts/parity/setup-venv.sh)"; \
+	ref="$(INGEST_PARITY_REFERENCE)"; \
+	if [ -f "$$ref" ] && [ -f "$(USE_MODEL_DIR)/model_uncut.onnx" ] && \
+	   [ -z "$$(find $(PARITY_INPUTS) -newer "$$ref" 2>/dev/null)" ]; then \
+	  echo "parity-reference: up to date ($$ref)"; \
+	else \
+	  "$$py" scripts/parity/reference.py "$(USE_MODEL_DIR)" fixtures/parity/sentences.json "$$ref"; \
+	fi
+
+test: models parity-reference
 	$(CARGO) test --locked --all-targets -- --test-threads=2
 
 check:

@@ -7,3 +7,4 @@ mod embed;
 mod faults;
 mod memory;
 mod norms;
+mod parity;

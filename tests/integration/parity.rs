@@ -179,9 +179,10 @@ fn assert_close(what: &str, got: &[Vec<f32>], want: &[Vec<f32>], sentences: &[St
             ));
         }
     }
+    eprintln!("{what}: worst cosine {worst:.8} over {} vectors", got.len());
     assert!(
         bad.is_empty(),
-        "{what}: {} of {} vectors differ from the uncut graph's by more than cosine {TOLERANCE} \
+        "{what}: {} of {} vectors differ from the uncut graph's by more than cosine {TOLERANCE:e} \
          (worst {worst:.8}):\n{}",
         bad.len(),
         got.len(),
