@@ -1,34 +1,132 @@
-//! Enrich: references to other norms. For now the references the Akoma Ntoso markup
-//! carries (`<ref href>`), recorded per chunk as raw targets; canonical norm ids and
-//! citations found in plain text come next.
+//! Enrich: references to norms, resolved to canonical ids. Markup references (`<ref href>`),
+//! citations in the text ("art. 2043 c.c.", "legge 7 agosto 1990, n. 241") and in editorial
+//! notes become [`Reference`]s keyed by URN:NIR-style ids, so stores can join a citation to
+//! the cited act and article.
 
-use crate::pipeline::record::{EmbeddedDocument, EnrichedDocument, Reference};
+pub mod citations;
 
-/// Collect the marked-up references of every chunk, deduplicated per chunk and target.
+use citations::{Citation, CitationOrigin, CitingContext, NormKey};
+
+use crate::pipeline::record::{Chunk, EmbeddedDocument, EnrichedDocument, Reference};
+
+/// The canonical key of the document's own act, from its `urn:nir` alias or FRBR work.
+pub fn document_act(meta: &crate::pipeline::record::NormMeta) -> Option<NormKey> {
+    [&meta.urn_nir, &meta.work_this, &meta.work_uri]
+        .into_iter()
+        .flatten()
+        .find_map(|s| citations::act_key_from_frbr(s))
+}
+
+/// "Art. 25-septiesdecies." -> "25-septiesdecies"; None when the unit is not numbered as an
+/// article.
+pub fn article_number(num: &str) -> Option<String> {
+    let t = num.trim();
+    let lower = t.to_lowercase();
+    let rest = ["articolo", "art."]
+        .iter()
+        .find_map(|p| lower.strip_prefix(p).map(|_| t[p.len()..].trim()))?;
+    let n = rest.trim_end_matches(['.', ' ']).trim();
+    (!n.is_empty() && n.starts_with(|c: char| c.is_ascii_digit())).then(|| n.to_string())
+}
+
+/// The article a chunk is the text of, as a canonical id (`<act>~art<N>`).
+pub fn chunk_article_id(act: Option<&NormKey>, chunk: &Chunk) -> Option<String> {
+    let act = act?;
+    if chunk.unit_kind != "article" {
+        return None;
+    }
+    let n = article_number(chunk.num.as_deref()?)?;
+    let ctx = CitingContext::new(Some(act.clone()), Some(&n));
+    ctx.article.map(|a| format!("{}~art{a}", act.id()))
+}
+
+fn reference(chunk: &Chunk, c: Citation, raw: Option<String>, note: Option<u32>) -> Reference {
+    let origin = match c.origin {
+        CitationOrigin::Markup => "markup",
+        CitationOrigin::Text => "text",
+        CitationOrigin::Note => "note",
+    };
+    Reference {
+        chunk_id: chunk.id.clone(),
+        origin: origin.to_string(),
+        norm_id: Some(c.key.id()),
+        act_id: Some(c.key.act_key().id()),
+        article_id: c.key.article.as_ref().map(|_| c.key.article_id()),
+        act_dated: c.key.act_dated.clone(),
+        target_raw: raw,
+        text: c.text,
+        start: c.start as u32,
+        end: c.end as u32,
+        note,
+        relative: c.relative,
+    }
+}
+
+/// Resolve every chunk's references.
 pub fn enrich(doc: EmbeddedDocument) -> EnrichedDocument {
+    let act = document_act(&doc.info.meta);
     let mut references = Vec::new();
-    let mut seen = std::collections::HashSet::new();
     for chunk in &doc.chunks {
+        let article = chunk.num.as_deref().and_then(article_number);
+        let ctx = CitingContext::new(act.clone(), article.as_deref());
+        let mut spans: Vec<(usize, usize)> = Vec::new();
+        let mut search_from = 0;
         for r in &chunk.refs {
-            let target = r.href.trim();
-            if target.is_empty() {
+            let href = r.href.trim();
+            if href.is_empty() {
                 continue;
             }
-            if !seen.insert((chunk.id.clone(), target.to_string())) {
-                continue;
-            }
-            let (act, fragment) = match target.split_once('#') {
-                Some((a, f)) => (a.to_string(), Some(f.to_string()).filter(|f| !f.is_empty())),
-                None => (target.to_string(), None),
+            // Locate the ref's text in the chunk text, in order, for its span.
+            let (start, end) = match chunk.text[search_from..].find(r.text.as_str()) {
+                Some(i) if !r.text.is_empty() => {
+                    let s = search_from + i;
+                    search_from = s + r.text.len();
+                    (s, s + r.text.len())
+                }
+                _ => (0, 0),
             };
-            references.push(Reference {
-                chunk_id: chunk.id.clone(),
-                target_raw: target.to_string(),
-                target_act: act,
-                target_fragment: fragment,
-                text: r.text.clone(),
-                origin: "akn-ref".to_string(),
-            });
+            if end > start {
+                spans.push((start, end));
+            }
+            match citations::resolve_href(href, &ctx) {
+                Some(key) => {
+                    let c = Citation {
+                        key,
+                        start,
+                        end,
+                        text: r.text.clone(),
+                        origin: CitationOrigin::Markup,
+                        relative: href.starts_with('#'),
+                    };
+                    references.push(reference(chunk, c, Some(href.to_string()), None));
+                }
+                None => references.push(Reference {
+                    chunk_id: chunk.id.clone(),
+                    origin: "markup".to_string(),
+                    norm_id: None,
+                    act_id: None,
+                    article_id: None,
+                    act_dated: None,
+                    target_raw: Some(href.to_string()),
+                    text: r.text.clone(),
+                    start: start as u32,
+                    end: end as u32,
+                    note: None,
+                    relative: false,
+                }),
+            }
+        }
+        // Text citations the markup already carries are not counted twice.
+        for c in citations::extract(&chunk.text, &ctx, CitationOrigin::Text) {
+            if spans.iter().any(|(s, e)| c.start < *e && *s < c.end) {
+                continue;
+            }
+            references.push(reference(chunk, c, None, None));
+        }
+        for (i, note) in chunk.notes.iter().enumerate() {
+            for c in citations::extract(note, &ctx, CitationOrigin::Note) {
+                references.push(reference(chunk, c, None, Some(i as u32)));
+            }
         }
     }
     EnrichedDocument {
@@ -40,13 +138,31 @@ pub fn enrich(doc: EmbeddedDocument) -> EnrichedDocument {
     }
 }
 
+/// Distinct canonical ids a chunk cites, in first-seen order.
+pub fn referenced_norm_ids<'a>(
+    chunk_id: &str,
+    refs: impl IntoIterator<Item = &'a Reference>,
+) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for r in refs {
+        if r.chunk_id == chunk_id {
+            if let Some(id) = &r.norm_id {
+                if !out.contains(id) {
+                    out.push(id.clone());
+                }
+            }
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::parse::akn::RefMark;
-    use crate::pipeline::record::{Chunk, DocType, DocumentInfo, NormMeta};
+    use crate::pipeline::record::{DocType, DocumentInfo, NormMeta};
 
-    fn chunk(id: &str, refs: Vec<(&str, &str)>) -> Chunk {
+    fn chunk(id: &str, num: &str, text: &str, refs: Vec<(&str, &str)>, notes: Vec<&str>) -> Chunk {
         Chunk {
             id: id.into(),
             document_id: "d".into(),
@@ -55,11 +171,11 @@ mod tests {
             part: None,
             parts: 1,
             unit_kind: "article".into(),
-            num: None,
+            num: Some(num.into()),
             heading: None,
             path: vec![],
-            text: "t".into(),
-            embed_text: "t".into(),
+            text: text.into(),
+            embed_text: text.into(),
             tokens: 3,
             refs: refs
                 .into_iter()
@@ -68,16 +184,16 @@ mod tests {
                     text: t.into(),
                 })
                 .collect(),
-            notes: vec![],
+            notes: notes.into_iter().map(String::from).collect(),
             amendments: vec![],
             repealed: false,
             attachment: None,
         }
     }
 
-    #[test]
-    fn refs_become_references_split_at_fragment() {
-        let doc = EmbeddedDocument {
+    fn doc(chunks: Vec<Chunk>) -> EmbeddedDocument {
+        let n = chunks.len();
+        EmbeddedDocument {
             info: DocumentInfo {
                 id: "d".into(),
                 source: "s".into(),
@@ -85,40 +201,94 @@ mod tests {
                 content_hash: "h".into(),
                 bytes: 1,
                 title: None,
-                meta: NormMeta::default(),
+                meta: NormMeta {
+                    urn_nir: Some("urn:nir:stato:decreto.legislativo:2001-06-08;231".into()),
+                    ..NormMeta::default()
+                },
             },
-            chunks: vec![
-                chunk(
-                    "d#art_1",
-                    vec![
-                        (
-                            "/akn/it/act/legge/stato/1988-08-23/400/!main#art_14",
-                            "art. 14",
-                        ),
-                        (
-                            "/akn/it/act/legge/stato/1988-08-23/400/!main#art_14",
-                            "again",
-                        ),
-                        ("  ", "empty"),
-                    ],
+            chunks,
+            model_id: "m".into(),
+            vectors: vec![vec![0.0]; n],
+        }
+    }
+
+    #[test]
+    fn markup_text_and_notes_resolve_to_canonical_ids() {
+        let text =
+            "Ai sensi dell'art. 14 della legge 23 agosto 1988, n. 400, e dell'art. 2043 c.c., \
+                    si applica l'art. 5 del presente decreto.";
+        let out = enrich(doc(vec![chunk(
+            "d#art_1",
+            "Art. 1.",
+            text,
+            vec![
+                (
+                    "/akn/it/act/legge/stato/1988-08-23/400/!main#art_14",
+                    "art. 14 della legge 23 agosto 1988, n. 400",
                 ),
-                chunk(
-                    "d#art_2",
-                    vec![(
-                        "/akn/it/act/costituzione/stato/1947-12-27/const/!main",
-                        "Cost.",
-                    )],
+                (
+                    "/akn/eu/act/regolamento/ue/2016-04-27/679/!main",
+                    "regolamento (UE) 2016/679",
                 ),
             ],
-            model_id: "m".into(),
-            vectors: vec![vec![0.0], vec![0.0]],
-        };
-        let out = enrich(doc);
-        assert_eq!(out.references.len(), 2);
-        let r = &out.references[0];
-        assert_eq!(r.target_act, "/akn/it/act/legge/stato/1988-08-23/400/!main");
-        assert_eq!(r.target_fragment.as_deref(), Some("art_14"));
-        assert_eq!(r.text, "art. 14");
-        assert_eq!(out.references[1].target_fragment, None);
+            vec!["Si riporta il testo dell'art. 360 c.p.c."],
+        )]));
+        let ids: Vec<(&str, Option<&str>)> = out
+            .references
+            .iter()
+            .map(|r| (r.origin.as_str(), r.norm_id.as_deref()))
+            .collect();
+        assert_eq!(
+            ids,
+            vec![
+                ("markup", Some("urn:nir:stato:legge:1988;400~art14")),
+                ("markup", None),
+                ("text", Some("urn:nir:stato:regio.decreto:1942;262~art2043")),
+                (
+                    "text",
+                    Some("urn:nir:stato:decreto.legislativo:2001;231~art5")
+                ),
+                ("note", Some("urn:nir:stato:regio.decreto:1940;1443~art360")),
+            ],
+            "{:#?}",
+            out.references
+        );
+        let m = &out.references[0];
+        assert_eq!(
+            m.act_dated.as_deref(),
+            Some("urn:nir:stato:legge:1988-08-23;400")
+        );
+        assert_eq!(
+            m.article_id.as_deref(),
+            Some("urn:nir:stato:legge:1988;400~art14")
+        );
+        assert_eq!(&text[m.start as usize..m.end as usize], m.text);
+        assert!(
+            out.references[3].relative,
+            "'del presente decreto' resolves to the citing act"
+        );
+        assert_eq!(out.references[4].note, Some(0));
+        assert_eq!(
+            referenced_norm_ids("d#art_1", &out.references).len(),
+            4,
+            "distinct resolved ids"
+        );
+    }
+
+    #[test]
+    fn article_numbers_and_article_ids() {
+        assert_eq!(
+            article_number("Art. 25-septiesdecies.").as_deref(),
+            Some("25-septiesdecies")
+        );
+        assert_eq!(article_number("Art. 1").as_deref(), Some("1"));
+        assert_eq!(article_number("Articolo 3-bis").as_deref(), Some("3-bis"));
+        assert_eq!(article_number("Section 4"), None);
+        let act = citations::act_key_from_frbr("urn:nir:stato:decreto.legislativo:2001-06-08;231");
+        let c = chunk("d#art_2", "Art. 2-bis.", "t", vec![], vec![]);
+        assert_eq!(
+            chunk_article_id(act.as_ref(), &c).as_deref(),
+            Some("urn:nir:stato:decreto.legislativo:2001;231~art2bis")
+        );
     }
 }

@@ -192,20 +192,33 @@ pub struct EmbeddedDocument {
     pub vectors: Vec<Vec<f32>>,
 }
 
-/// A reference from a chunk to another norm, as found in the document.
+/// A reference from a chunk to a norm: from the markup (`<ref href>`), the text, or an
+/// editorial note, resolved to a canonical key where possible.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Reference {
     pub chunk_id: String,
-    /// The target as written in the markup (`<ref href>`), trimmed.
-    pub target_raw: String,
-    /// The target without its fragment: the referenced act.
-    pub target_act: String,
-    /// The fragment (e.g. `art_2`), when the reference names a unit.
-    pub target_fragment: Option<String>,
-    /// The text that carried the reference.
-    pub text: String,
-    /// Where the reference came from (`akn-ref` for markup).
+    /// `markup`, `text` or `note`.
     pub origin: String,
+    /// Canonical id of what is cited, e.g. `urn:nir:stato:legge:1990;241~art2-com1`;
+    /// `None` for a markup reference that is not to an Italian act.
+    pub norm_id: Option<String>,
+    /// Canonical id of the act, e.g. `urn:nir:stato:legge:1990;241`.
+    pub act_id: Option<String>,
+    /// Canonical id of the article (`<act>~art<N>`), when an article is cited.
+    pub article_id: Option<String>,
+    /// The act with its full date, when known (`urn:nir:stato:legge:1990-08-07;241`).
+    pub act_dated: Option<String>,
+    /// The `<ref href>` as written, for markup references.
+    pub target_raw: Option<String>,
+    /// The citing text.
+    pub text: String,
+    /// Byte span of `text` in the chunk text (or in the note, for notes).
+    pub start: u32,
+    pub end: u32,
+    /// Which of the chunk's notes, for `note` references.
+    pub note: Option<u32>,
+    /// The act or article was resolved from context ("art. 5 del presente decreto").
+    pub relative: bool,
 }
 
 /// Output of the enrich stage.

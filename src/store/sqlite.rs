@@ -20,7 +20,10 @@ const POOL_SIZE: u32 = 4;
 const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Ordered schema migrations; each runs once, in a transaction, recorded in `schema_migrations`.
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("migrations/sqlite/0001_init.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("migrations/sqlite/0001_init.sql")),
+    (2, include_str!("migrations/sqlite/0002_citations.sql")),
+];
 
 #[derive(Clone)]
 pub struct Sqlite {
@@ -159,14 +162,16 @@ impl RelationalStore for Sqlite {
         for c in &doc.chunks {
             sqlx::query(
                 "INSERT INTO chunks (id, document_id, ordinal, eid, part, parts, unit_kind, num, heading, path,
-                   text, embed_text, tokens, refs, notes, amendments, repealed, attachment, point_id, model_id)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                   text, embed_text, tokens, refs, notes, amendments, repealed, attachment, point_id, model_id,
+                   referenced_norm_ids)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                  ON CONFLICT(id) DO UPDATE SET document_id = excluded.document_id, ordinal = excluded.ordinal,
                    eid = excluded.eid, part = excluded.part, parts = excluded.parts, unit_kind = excluded.unit_kind,
                    num = excluded.num, heading = excluded.heading, path = excluded.path, text = excluded.text,
                    embed_text = excluded.embed_text, tokens = excluded.tokens, refs = excluded.refs,
                    notes = excluded.notes, amendments = excluded.amendments, repealed = excluded.repealed,
-                   attachment = excluded.attachment, point_id = excluded.point_id, model_id = excluded.model_id",
+                   attachment = excluded.attachment, point_id = excluded.point_id, model_id = excluded.model_id,
+                   referenced_norm_ids = excluded.referenced_norm_ids",
             )
             .bind(&c.id)
             .bind(&c.document_id)
@@ -188,6 +193,34 @@ impl RelationalStore for Sqlite {
             .bind(&c.attachment)
             .bind(point_id(&c.id).to_string())
             .bind(&doc.model_id)
+            .bind(to_json(&crate::enrich::referenced_norm_ids(&c.id, &doc.references)))
+            .execute(&mut *tx)
+            .await?;
+        }
+        sqlx::query("DELETE FROM citations WHERE document_id = ?")
+            .bind(&info.id)
+            .execute(&mut *tx)
+            .await?;
+        for (seq, r) in doc.references.iter().enumerate() {
+            sqlx::query(
+                "INSERT INTO citations (chunk_id, document_id, seq, origin, norm_id, act_id, article_id, act_dated,
+                   target_raw, text, start_byte, end_byte, note, relative)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(&r.chunk_id)
+            .bind(&info.id)
+            .bind(seq as i64)
+            .bind(&r.origin)
+            .bind(&r.norm_id)
+            .bind(&r.act_id)
+            .bind(&r.article_id)
+            .bind(&r.act_dated)
+            .bind(&r.target_raw)
+            .bind(&r.text)
+            .bind(r.start as i64)
+            .bind(r.end as i64)
+            .bind(r.note.map(|n| n as i64))
+            .bind(r.relative)
             .execute(&mut *tx)
             .await?;
         }
@@ -349,19 +382,17 @@ impl GraphStore for Sqlite {
             }),
         )
         .await?;
-        if let Some(work) = info
-            .meta
-            .work_this
-            .as_deref()
-            .or(info.meta.work_uri.as_deref())
-        {
-            let norm = node_id("Norm", work);
+        // The document's own act and articles, under the same canonical ids citations use, so
+        // a citation from anywhere joins the chunk that holds the cited article.
+        let act = crate::enrich::document_act(&info.meta);
+        if let Some(act) = &act {
+            let norm = node_id("Norm", &act.id());
             upsert_node(
                 &mut tx,
                 &norm,
                 "Norm",
                 None,
-                json!({ "id": work, "urn_nir": info.meta.urn_nir }),
+                json!({ "id": act.id(), "dated": act.dated_id() }),
             )
             .await?;
             insert_edge(
@@ -375,6 +406,7 @@ impl GraphStore for Sqlite {
             )
             .await?;
         }
+        let act_id = act.as_ref().map(|a| a.id());
         let mut prev: Option<String> = None;
         for c in &doc.chunks {
             let cn = node_id("Chunk", &c.id);
@@ -399,32 +431,62 @@ impl GraphStore for Sqlite {
             if let Some(p) = prev.take() {
                 insert_edge(&mut tx, &p, "NEXT", &cn, "", &info.id, json!({})).await?;
             }
+            if let Some(article) = crate::enrich::chunk_article_id(act.as_ref(), c) {
+                let an = article_node(&mut tx, &article, act_id.as_deref()).await?;
+                insert_edge(&mut tx, &cn, "TEXT_OF", &an, "", &info.id, json!({})).await?;
+            }
             prev = Some(cn);
         }
-        for r in &doc.references {
-            let target = node_id("Norm", &r.target_act);
-            upsert_node(
-                &mut tx,
-                &target,
-                "Norm",
-                None,
-                json!({ "id": r.target_act }),
-            )
-            .await?;
+        for (seq, r) in doc.references.iter().enumerate() {
+            let (Some(norm_id), Some(cited_act)) = (&r.norm_id, &r.act_id) else {
+                continue;
+            };
+            let target = match &r.article_id {
+                Some(article) => article_node(&mut tx, article, Some(cited_act)).await?,
+                None => {
+                    let n = node_id("Norm", cited_act);
+                    upsert_node(&mut tx, &n, "Norm", None, json!({ "id": cited_act })).await?;
+                    n
+                }
+            };
             insert_edge(
                 &mut tx,
                 &node_id("Chunk", &r.chunk_id),
                 "CITES",
                 &target,
-                &r.target_raw,
+                &seq.to_string(),
                 &info.id,
-                json!({ "text": r.text, "fragment": r.target_fragment, "raw": r.target_raw, "origin": r.origin }),
+                json!({ "text": r.text, "norm_id": norm_id, "origin": r.origin, "start": r.start, "end": r.end }),
             )
             .await?;
         }
         tx.commit().await?;
         Ok(())
     }
+}
+
+/// An Article node and its PART_OF edge to the act's Norm node. Both are shared structure,
+/// owned by no document, so re-ingesting one document never removes them.
+async fn article_node(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    article_id: &str,
+    act_id: Option<&str>,
+) -> Result<String, StoreError> {
+    let an = node_id("Article", article_id);
+    upsert_node(tx, &an, "Article", None, json!({ "id": article_id })).await?;
+    if let Some(act) = act_id {
+        let norm = node_id("Norm", act);
+        upsert_node(tx, &norm, "Norm", None, json!({ "id": act })).await?;
+        sqlx::query(
+            "INSERT INTO graph_edges (src, rel, dst, key, owner, props) VALUES (?, 'PART_OF', ?, '', '', '{}')
+             ON CONFLICT(src, rel, dst, key) DO NOTHING",
+        )
+        .bind(&an)
+        .bind(&norm)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(an)
 }
 
 async fn upsert_node(

@@ -89,6 +89,38 @@ fn small_acts_land_in_every_store() {
     );
     assert!(rows[0][3].contains("Art. 1") && rows[0][3].ends_with(&rows[0][2]));
 
+    // Citations resolve to canonical ids and join the cited article's own chunks in the graph.
+    let art5 = "urn:nir:stato:decreto.legislativo:2001;231~art5";
+    let rows = query_rows(
+        &data,
+        &format!("SELECT referenced_norm_ids FROM chunks WHERE document_id = '{D231}' AND eid = 'art_6' ORDER BY ordinal LIMIT 1"),
+    );
+    assert!(
+        rows[0][0].contains(&format!("\"{art5}-com1-leta\"")),
+        "{}",
+        rows[0][0]
+    );
+    let joined = scalar(
+        &data,
+        &format!(
+            "SELECT COUNT(DISTINCT c.src) FROM graph_edges c JOIN graph_edges t ON t.dst = c.dst AND t.rel = 'TEXT_OF'
+             WHERE c.rel = 'CITES' AND c.dst = 'Article:{art5}' AND t.src LIKE 'Chunk:{D231}#art_5%'"
+        ),
+    );
+    assert!(
+        joined >= 3,
+        "chunks citing art. 5 reach its text through the graph: {joined}"
+    );
+    for origin in ["markup", "text", "note"] {
+        let n = scalar(
+            &data,
+            &format!(
+                "SELECT COUNT(*) FROM citations WHERE origin = '{origin}' AND norm_id IS NOT NULL"
+            ),
+        );
+        assert!(n > 0, "no {origin} citations");
+    }
+
     // Search: a chunk's own embedded text finds that chunk first. (Model quality on Italian
     // paraphrases is the multilingual model's test; MiniLM ranks only 3 of 5 exact Italian
     // rubricas first.)
