@@ -259,3 +259,34 @@ fn sigterm_drains_in_flight_documents_and_a_rerun_finishes_the_list() {
         "every document stored exactly once"
     );
 }
+
+#[test]
+fn a_checkpoint_made_with_another_model_is_not_reused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let l = two_acts(tmp.path());
+    // Stops after enrich: the embed checkpoint holds the default model's vectors.
+    let failed = ingest(&data, &l, &[("INGEST_FAULT", "store")], &[]);
+    assert_eq!(failed.code, 2, "{}", failed.stderr);
+    let minilm = "all-minilm-l6-v2-int8";
+    let resumed = ingest(&data, &l, &[], &["--model", minilm]);
+    assert_eq!(resumed.code, 0, "{}", resumed.stderr);
+    let st = status(&data);
+    // Chunks are sized in the model's tokens, so the documents start again from parse.
+    assert_eq!(stage_runs(&st, "parse"), 4);
+    assert_eq!(stage_runs(&st, "embed"), 4);
+    let chunks = st["chunks"].as_i64().unwrap();
+    assert_eq!(st["vectors"][minilm].as_i64().unwrap(), chunks);
+    assert!(
+        st["vectors"].get(MODEL).is_none(),
+        "no vectors of the other model: {}",
+        st["vectors"]
+    );
+    assert_eq!(
+        scalar(
+            &data,
+            &format!("SELECT COUNT(*) FROM chunks WHERE model_id = '{minilm}'")
+        ),
+        chunks
+    );
+}
