@@ -10,7 +10,7 @@ fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_env("INGEST_LOG")
-                .unwrap_or_else(|_| EnvFilter::new("warn,qdrant_edge=error")),
+                .unwrap_or_else(|_| EnvFilter::new("warn,qdrant_edge=error,sqlx=error")),
         )
         .with_writer(std::io::stderr)
         .init();

@@ -66,6 +66,18 @@ impl ArticleChunker {
                     )
                 };
                 let refs = part.into_iter().flat_map(|p| p.refs).collect();
+                // A unit's editorial notes travel with its first part only, and each amended
+                // span with the part whose text holds it: split units do not repeat them (and
+                // the citations in them) in every part.
+                let amendments = if nparts == 1 {
+                    unit.amendments.clone()
+                } else {
+                    unit.amendments
+                        .iter()
+                        .filter(|a| text.contains(a.trim()))
+                        .cloned()
+                        .collect()
+                };
                 chunks.push(Chunk {
                     id,
                     document_id: info.id.clone(),
@@ -81,8 +93,12 @@ impl ArticleChunker {
                     embed_text,
                     tokens: tokens as u32,
                     refs,
-                    notes: unit.notes.clone(),
-                    amendments: unit.amendments.clone(),
+                    notes: if i == 0 {
+                        unit.notes.clone()
+                    } else {
+                        Vec::new()
+                    },
+                    amendments,
                     repealed: unit.repealed,
                     attachment: unit.attachment.clone(),
                 });
@@ -445,6 +461,31 @@ mod tests {
         for i in 1..=10 {
             assert_eq!(joined.matches(&format!("{i}. parola")).count(), 1);
         }
+    }
+
+    #[test]
+    fn notes_go_with_the_first_part_only() {
+        let c = ArticleChunker {
+            max_tokens: 40,
+            context_header: false,
+        };
+        let paragraphs: Vec<Paragraph> = (1..=6)
+            .map(|i| para(&format!("{i}."), &format!("testo {i} ").repeat(8)))
+            .collect();
+        let mut u = unit("art_1", paragraphs);
+        u.notes = vec!["nota redazionale".into()];
+        u.amendments = vec!["testo 5 testo 5".into()];
+        let out = c.chunk(doc(vec![u]), &words).unwrap();
+        assert!(out.chunks.len() > 2);
+        assert_eq!(out.chunks[0].notes, vec!["nota redazionale".to_string()]);
+        assert!(out.chunks[1..].iter().all(|c| c.notes.is_empty()));
+        let with_amendment: Vec<_> = out
+            .chunks
+            .iter()
+            .filter(|c| !c.amendments.is_empty())
+            .collect();
+        assert_eq!(with_amendment.len(), 1);
+        assert!(with_amendment[0].text.contains("5. testo 5"));
     }
 
     #[test]
