@@ -370,6 +370,11 @@ async fn ingest(g: &GlobalArgs, a: &IngestArgs) -> anyhow::Result<u8> {
     let data = DataDir::new(&g.data_dir);
     std::fs::create_dir_all(&data.root)
         .with_context(|| format!("cannot create data dir {}", data.root.display()))?;
+    // Take the vector collection first: when another process holds it, nothing is touched.
+    let vector_store: Arc<dyn VectorStore> = Arc::new(Arc::new(EdgeVectors::new(&data.vectors())));
+    vector_store
+        .prepare(embedder.model_id(), embedder.dimension())
+        .await?;
     let db = Sqlite::try_open(&data.database()).await?;
     let jobs = JobStore::new(db.pool().clone(), LEASE);
     let released = jobs.release_dead_local_leases().await?;
@@ -392,10 +397,8 @@ async fn ingest(g: &GlobalArgs, a: &IngestArgs) -> anyhow::Result<u8> {
         config.parse.fetch_attempts,
     )
     .context("cannot build the HTTP client")?;
-    let vectors = Arc::new(EdgeVectors::new(&data.vectors()));
     let relational: Arc<dyn RelationalStore> = Arc::new(db.clone());
     let graph: Arc<dyn GraphStore> = Arc::new(db.clone());
-    let vector_store: Arc<dyn VectorStore> = Arc::new(vectors);
     let services = Services {
         jobs: jobs.clone(),
         relational,

@@ -69,7 +69,13 @@ impl EdgeVectors {
         let dir = self.shard_dir(model_id);
         let open_err = |e: String| StoreError::VectorOpen {
             path: dir.display().to_string(),
-            message: e,
+            message: if e.contains("WouldBlock") {
+                "in use by another process (the embedded vector store admits one process at a \
+                 time: wait for the other ingest to finish)"
+                    .to_string()
+            } else {
+                e
+            },
         };
         let exists = dir.join("edge_config.json").is_file();
         let shard = if exists {
@@ -304,6 +310,14 @@ impl VectorStore for Arc<EdgeVectors> {
         tokio::task::spawn_blocking(move || this.delete_blocking(&model, &ids))
             .await
             .map_err(|e| StoreError::Vector(format!("vector delete crashed: {e}")))?
+    }
+
+    async fn prepare(&self, model_id: &str, dimension: usize) -> Result<(), StoreError> {
+        let this = self.clone();
+        let model = model_id.to_string();
+        tokio::task::spawn_blocking(move || this.shard(&model, Some(dimension)).map(|_| ()))
+            .await
+            .map_err(|e| StoreError::Vector(format!("vector store open crashed: {e}")))?
     }
 
     async fn search(

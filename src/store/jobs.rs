@@ -10,7 +10,7 @@ use std::time::Duration;
 use serde::Serialize;
 use sqlx::{Row, SqlitePool};
 
-use super::sqlite::now_ms;
+use super::sqlite::{now_ms, write_tx};
 use super::StoreError;
 use crate::pipeline::error::ErrorClass;
 use crate::pipeline::record::{DocType, Stage};
@@ -74,7 +74,7 @@ impl JobStore {
     ) -> Result<EnqueueStats, StoreError> {
         let mut stats = EnqueueStats::default();
         for batch in sources.chunks(ENQUEUE_BATCH) {
-            let mut tx = self.pool.begin().await?;
+            let mut tx = write_tx(&self.pool).await?;
             for source in batch {
                 let now = now_ms();
                 let prev: Option<String> =
@@ -211,7 +211,7 @@ impl JobStore {
 
     /// Forget a job's checkpoint so it starts again from parse (e.g. the model changed).
     pub async fn reset(&self, claim: &Claim) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = write_tx(&self.pool).await?;
         self.check_lease(&mut tx, claim).await?;
         sqlx::query("UPDATE jobs SET stage_done = 0, model_id = NULL WHERE id = ?")
             .bind(claim.id)
@@ -261,7 +261,7 @@ impl JobStore {
         document_id: Option<&str>,
         model_id: Option<&str>,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = write_tx(&self.pool).await?;
         self.check_lease(&mut tx, claim).await?;
         sqlx::query(
             "UPDATE jobs SET stage_done = ?, document_id = COALESCE(?, document_id),
@@ -294,7 +294,7 @@ impl JobStore {
         document_id: &str,
         content_hash: &str,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = write_tx(&self.pool).await?;
         self.check_lease(&mut tx, claim).await?;
         sqlx::query(
             "UPDATE jobs SET stage_done = ?, state = 'done', document_id = ?, content_hash = ?,
@@ -330,7 +330,7 @@ impl JobStore {
             ErrorClass::Rejected => "rejected",
             ErrorClass::Transient | ErrorClass::Fatal => "failed",
         };
-        let mut tx = self.pool.begin().await?;
+        let mut tx = write_tx(&self.pool).await?;
         self.check_lease(&mut tx, claim).await?;
         sqlx::query(
             "UPDATE jobs SET state = ?, last_error = ?, last_error_stage = ?, last_error_class = ?,

@@ -116,6 +116,10 @@ pub struct Hit {
 /// Vectors, in one collection per model.
 #[async_trait]
 pub trait VectorStore: Send + Sync {
+    /// Make the model's collection ready for writing (create it if missing, sized for the
+    /// model) before any document is processed, so a store that cannot be used fails the run
+    /// at once rather than after parsing and embedding.
+    async fn prepare(&self, model_id: &str, dimension: usize) -> Result<(), StoreError>;
     /// Upsert one point per chunk into the model's collection and make them durable.
     async fn upsert_document(
         &self,

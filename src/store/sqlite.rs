@@ -106,6 +106,15 @@ async fn apply_migrations(conn: &mut sqlx::SqliteConnection) -> Result<(), Store
     Ok(())
 }
 
+/// Start a write transaction holding SQLite's write lock from its first statement
+/// (`BEGIN IMMEDIATE`). A deferred transaction that reads before it writes cannot wait for a
+/// busy database: it fails at once with "database is locked" when another process writes.
+pub async fn write_tx(
+    pool: &SqlitePool,
+) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error> {
+    pool.begin_with("BEGIN IMMEDIATE").await
+}
+
 pub fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -130,7 +139,7 @@ impl RelationalStore for Sqlite {
 
     async fn upsert_document(&self, doc: &EnrichedDocument) -> Result<(), StoreError> {
         let info = &doc.info;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = write_tx(&self.pool).await?;
         sqlx::query(
             "INSERT INTO documents (id, source, doc_type, title, content_hash, bytes, meta, chunk_count, model_id, updated_at)
              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -318,7 +327,7 @@ impl RelationalStore for Sqlite {
         model_id: &str,
         tokens: &[(String, u32)],
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = write_tx(&self.pool).await?;
         sqlx::query("UPDATE documents SET model_id = ?, updated_at = ? WHERE id = ?")
             .bind(model_id)
             .bind(now_ms())
@@ -361,7 +370,7 @@ impl GraphStore for Sqlite {
     async fn upsert_document(&self, doc: &EnrichedDocument) -> Result<(), StoreError> {
         let info = &doc.info;
         let doc_node = node_id("Document", &info.id);
-        let mut tx = self.pool.begin().await?;
+        let mut tx = write_tx(&self.pool).await?;
         // Replace what this document owned: its chunk nodes and every edge it created.
         sqlx::query("DELETE FROM graph_edges WHERE owner = ?")
             .bind(&info.id)

@@ -290,3 +290,57 @@ fn a_checkpoint_made_with_another_model_is_not_reused() {
         chunks
     );
 }
+
+#[test]
+fn a_second_process_on_the_same_data_dir_is_refused_clearly() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let l = distinct_acts(tmp.path(), 60);
+    let first = std::process::Command::new(BIN)
+        .args([
+            "--type",
+            "norm",
+            l.to_str().unwrap(),
+            "--no-progress",
+            "--json",
+            "--data-dir",
+        ])
+        .arg(&data)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while !(data.join("ingest.db").exists()
+        && scalar(&data, "SELECT COUNT(*) FROM jobs WHERE state = 'done'") >= 1)
+    {
+        assert!(
+            started.elapsed().as_secs() < 120,
+            "no document finished in time"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let second = ingest(&data, &l, &[], &[]);
+    assert_eq!(second.code, 1, "{}", second.stderr);
+    assert!(
+        second.stderr.contains("in use by another process"),
+        "{}",
+        second.stderr
+    );
+    assert_eq!(second.stderr.trim().lines().count(), 1, "{}", second.stderr);
+    assert_eq!(
+        scalar(&data, "SELECT COUNT(DISTINCT run_id) FROM jobs"),
+        1,
+        "the refused process left the first one's jobs alone"
+    );
+    let out = first.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let st = status(&data);
+    assert_eq!(st["documents"], 60);
+    assert_eq!(stage_runs(&st, "store"), 60);
+}
