@@ -80,6 +80,7 @@ async fn reembed(g: &GlobalArgs, model: &str, json: bool) -> anyhow::Result<u8> 
         );
     }
     crate::embed::model_spec(model)?;
+    let _lock = data.lock()?;
     let started = std::time::Instant::now();
     let embedder = {
         let (id, dir) = (model.to_string(), models_dir(g));
@@ -269,6 +270,30 @@ impl DataDir {
     pub fn vectors(&self) -> PathBuf {
         self.root.join("vectors")
     }
+
+    /// Take the data dir for this process (commands that write: ingest, reembed). The embedded
+    /// stores admit one writer process; the lock is released when the returned file closes.
+    pub fn lock(&self) -> anyhow::Result<std::fs::File> {
+        std::fs::create_dir_all(&self.root)
+            .with_context(|| format!("cannot create data dir {}", self.root.display()))?;
+        let path = self.root.join(".lock");
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .with_context(|| format!("cannot open {}", path.display()))?;
+        match file.try_lock() {
+            Ok(()) => Ok(file),
+            Err(std::fs::TryLockError::WouldBlock) => bail!(
+                "data dir {} is in use by another process (one ingest or reembed at a time: wait for it to finish)",
+                self.root.display()
+            ),
+            Err(std::fs::TryLockError::Error(e)) => {
+                Err(e).with_context(|| format!("cannot lock {}", path.display()))
+            }
+        }
+    }
 }
 
 /// Read a list: one source per line, blank lines and `#` comments skipped. Relative paths
@@ -315,6 +340,9 @@ struct Summary {
     documents_rejected: u64,
     documents_failed: u64,
     documents_skipped_done: u64,
+    /// Documents of this list still queued or running when the run ended (none unless it was
+    /// interrupted or stopped by a fatal error).
+    documents_unfinished: u64,
     chunks: u64,
     elapsed_secs: f64,
     chunks_per_hour: f64,
@@ -368,8 +396,7 @@ async fn ingest(g: &GlobalArgs, a: &IngestArgs) -> anyhow::Result<u8> {
     };
 
     let data = DataDir::new(&g.data_dir);
-    std::fs::create_dir_all(&data.root)
-        .with_context(|| format!("cannot create data dir {}", data.root.display()))?;
+    let _lock = data.lock()?;
     // Take the vector collection first: when another process holds it, nothing is touched.
     let vector_store: Arc<dyn VectorStore> = Arc::new(Arc::new(EdgeVectors::new(&data.vectors())));
     vector_store
@@ -429,9 +456,23 @@ async fn ingest(g: &GlobalArgs, a: &IngestArgs) -> anyhow::Result<u8> {
     let signals = tokio::spawn(watch_signals(shutdown_tx, progress.clone()));
     let report = runner::run(&run_id, services, runner_cfg, progress, shutdown_rx).await;
     signals.abort();
+    let unfinished: u64 = jobs
+        .run_states(&run_id)
+        .await?
+        .into_iter()
+        .filter(|(state, _)| state == "queued" || state == "running")
+        .map(|(_, n)| n as u64)
+        .sum();
     db.close().await;
 
-    let code = report_outcome(&run_id, &report, &stats, bad_lines.len() as u64, a.json);
+    let code = report_outcome(
+        &run_id,
+        &report,
+        &stats,
+        bad_lines.len() as u64,
+        unfinished,
+        a.json,
+    );
     Ok(code)
 }
 
@@ -440,6 +481,7 @@ fn report_outcome(
     r: &RunReport,
     stats: &crate::store::jobs::EnqueueStats,
     bad_lines: u64,
+    unfinished: u64,
     json: bool,
 ) -> u8 {
     let secs = r.elapsed.as_secs_f64();
@@ -449,6 +491,7 @@ fn report_outcome(
         documents_rejected: r.rejected + bad_lines,
         documents_failed: r.failed,
         documents_skipped_done: stats.already_done,
+        documents_unfinished: unfinished,
         chunks: r.chunks,
         elapsed_secs: secs,
         chunks_per_hour: if secs > 0.0 {
@@ -485,6 +528,12 @@ fn report_outcome(
     if r.interrupted {
         eprintln!("interrupted: unfinished documents keep their checkpoints; run the same command again to resume");
         return exit::INTERRUPTED;
+    }
+    if unfinished > 0 {
+        eprintln!(
+            "{unfinished} documents of this list were not processed; run the same command again to finish them"
+        );
+        return exit::SOME_FAILED;
     }
     if summary.documents_rejected > 0 || summary.documents_failed > 0 {
         return exit::SOME_FAILED;

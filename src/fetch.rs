@@ -191,13 +191,31 @@ impl Fetcher {
         if meta.is_dir() {
             return Err(FetchError::InvalidSource("is a directory".into()));
         }
+        // FIFOs and devices report no size and may never end: only regular files are read.
+        if !meta.is_file() {
+            return Err(FetchError::InvalidSource("not a regular file".into()));
+        }
         if meta.len() > self.max_bytes {
             return Err(FetchError::TooLarge {
                 size: meta.len(),
                 limit: self.max_bytes,
             });
         }
-        let bytes = tokio::fs::read(p).await.map_err(FetchError::Io)?;
+        // Read at most one byte past the cap: a file that grew since `metadata` is still caught.
+        let file = tokio::fs::File::open(p).await.map_err(FetchError::Io)?;
+        let mut bytes = Vec::with_capacity(meta.len() as usize);
+        tokio::io::AsyncReadExt::read_to_end(
+            &mut tokio::io::AsyncReadExt::take(file, self.max_bytes + 1),
+            &mut bytes,
+        )
+        .await
+        .map_err(FetchError::Io)?;
+        if bytes.len() as u64 > self.max_bytes {
+            return Err(FetchError::TooLarge {
+                size: bytes.len() as u64,
+                limit: self.max_bytes,
+            });
+        }
         if bytes.is_empty() {
             return Err(FetchError::Empty);
         }

@@ -114,10 +114,9 @@ pub async fn collect(g: &GlobalArgs) -> anyhow::Result<Status> {
         message: r.get("message"),
     })
     .collect();
-    let models: Vec<String> = sqlx::query_scalar("SELECT DISTINCT model_id FROM chunks")
-        .fetch_all(pool)
-        .await?;
     let edge = std::sync::Arc::new(EdgeVectors::new(&data.vectors()));
+    // Every collection on disk, not only the model the chunks currently point at.
+    let models = edge.models().await?;
     let mut vectors = BTreeMap::new();
     let mut vectors_error = None;
     for m in models {

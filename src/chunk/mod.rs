@@ -3,6 +3,9 @@
 //! (comma) boundaries into parts that keep the article's identity.
 
 pub mod article;
+pub mod fixed;
+pub mod section;
+pub mod sentences;
 
 use crate::pipeline::error::{Classify, ErrorClass};
 

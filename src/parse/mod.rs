@@ -3,6 +3,8 @@
 //! one input.
 
 pub mod akn;
+pub mod pdf;
+pub mod textdoc;
 
 use sha2::{Digest, Sha256};
 

@@ -717,7 +717,15 @@ async fn enrich_stage(
     tx: mpsc::Sender<Env<EnrichedDocument>>,
 ) {
     while let Some(Env { claim, item }) = rx.recv().await {
-        let enriched = crate::enrich::enrich(item);
+        let enriched = match tokio::task::spawn_blocking(move || crate::enrich::enrich(item)).await
+        {
+            Ok(e) => e,
+            Err(e) => {
+                let f = StageFailure::new(ErrorClass::Rejected, format!("enricher crashed: {e}"));
+                ctx.fail(&claim, Stage::Enrich, f).await;
+                continue;
+            }
+        };
         if !ctx
             .checkpoint(
                 &claim,
@@ -803,7 +811,10 @@ async fn store_document(ctx: &Ctx, doc: &EnrichedDocument) -> Result<(), StoreEr
         .upsert_document(doc, svc.embedder.dimension())
         .await?;
     if !stale.is_empty() {
-        svc.vectors.delete_chunks(&doc.model_id, &stale).await?;
+        // Superseded chunks go from every model's collection, not only the current one.
+        for model in svc.vectors.models().await? {
+            svc.vectors.delete_chunks(&model, &stale).await?;
+        }
     }
     svc.graph.upsert_document(doc).await?;
     svc.relational.upsert_document(doc).await?;

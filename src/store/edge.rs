@@ -333,6 +333,22 @@ impl VectorStore for Arc<EdgeVectors> {
             .map_err(|e| StoreError::Vector(format!("vector search crashed: {e}")))?
     }
 
+    async fn models(&self) -> Result<Vec<String>, StoreError> {
+        let mut out = Vec::new();
+        let entries = match std::fs::read_dir(&self.root) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
+            Err(e) => return Err(StoreError::Vector(format!("{}: {e}", self.root.display()))),
+        };
+        for entry in entries.flatten() {
+            if entry.path().join("edge_config.json").is_file() {
+                out.push(entry.file_name().to_string_lossy().to_string());
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
     async fn count(&self, model_id: &str) -> Result<u64, StoreError> {
         let this = self.clone();
         let model = model_id.to_string();

@@ -142,7 +142,9 @@ impl JobStore {
             let id: i64 = r.get("id");
             let owner: Option<String> = r.get("lease_owner");
             let Some(owner) = owner else { continue };
-            let Some((h, pid)) = owner.rsplit_once('-') else {
+            let mut parts = owner.rsplitn(3, '-');
+            let (Some(_nonce), Some(pid), Some(h)) = (parts.next(), parts.next(), parts.next())
+            else {
                 continue;
             };
             if h != host || owner == self.owner {
@@ -173,7 +175,8 @@ impl JobStore {
             "UPDATE jobs SET state = 'running', lease_owner = ?, lease_expires_at = ?,
                lease_epoch = lease_epoch + 1, attempts = attempts + 1, updated_at = ?
              WHERE id = (SELECT id FROM jobs WHERE run_id = ? AND due_at <= ?
-                           AND (state = 'queued' OR (state = 'running' AND lease_expires_at < ?))
+                           AND (state = 'queued'
+                                OR (state = 'running' AND lease_expires_at < ? AND lease_owner != ?))
                          ORDER BY priority DESC, due_at, id LIMIT 1)
              RETURNING id, source, doc_type, stage_done, lease_epoch, model_id, attempts",
         )
@@ -183,6 +186,8 @@ impl JobStore {
         .bind(run_id)
         .bind(now)
         .bind(now)
+        // Documents this process already holds are in its pipeline, not abandoned.
+        .bind(&self.owner)
         .fetch_optional(&self.pool)
         .await?;
         let Some(r) = row else { return Ok(None) };
@@ -411,7 +416,13 @@ fn host_name() -> String {
         .unwrap_or_else(|| "localhost".into())
 }
 
-/// `host-pid`: identifies the process holding a lease.
+/// `host-pid-nonce`: identifies the process holding a lease. The nonce keeps a restarted
+/// process that got the same pid (containers) from mistaking a dead run's leases for its own.
 pub fn lease_owner() -> String {
-    format!("{}-{}", host_name(), std::process::id())
+    format!(
+        "{}-{}-{:08x}",
+        host_name(),
+        std::process::id(),
+        rand::random::<u32>()
+    )
 }

@@ -129,6 +129,8 @@ pub trait VectorStore: Send + Sync {
     /// Remove points by chunk id from the model's collection.
     async fn delete_chunks(&self, model_id: &str, chunk_ids: &[String]) -> Result<(), StoreError>;
     async fn count(&self, model_id: &str) -> Result<u64, StoreError>;
+    /// Model ids that have a collection.
+    async fn models(&self) -> Result<Vec<String>, StoreError>;
     /// Nearest chunks to `vector` in the model's collection, best first.
     async fn search(
         &self,

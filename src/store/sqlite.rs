@@ -343,7 +343,8 @@ impl RelationalStore for Sqlite {
                 .await?;
         }
         // The job's embed checkpoint now names the model its vectors come from.
-        sqlx::query("UPDATE jobs SET model_id = ? WHERE document_id = ?")
+        // Only finished jobs: an unfinished one's embed checkpoint still holds the old vectors.
+        sqlx::query("UPDATE jobs SET model_id = ? WHERE document_id = ? AND state = 'done'")
             .bind(model_id)
             .bind(document_id)
             .execute(&mut *tx)

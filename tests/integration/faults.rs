@@ -277,8 +277,8 @@ fn a_checkpoint_made_with_another_model_is_not_reused() {
     assert_eq!(stage_runs(&st, "embed"), 4);
     let chunks = st["chunks"].as_i64().unwrap();
     assert_eq!(st["vectors"][minilm].as_i64().unwrap(), chunks);
-    assert!(
-        st["vectors"].get(MODEL).is_none(),
+    assert_eq!(
+        st["vectors"][MODEL], 0,
         "no vectors of the other model: {}",
         st["vectors"]
     );
@@ -328,6 +328,27 @@ fn a_second_process_on_the_same_data_dir_is_refused_clearly() {
         second.stderr
     );
     assert_eq!(second.stderr.trim().lines().count(), 1, "{}", second.stderr);
+    // Another model does not make it another store: the data dir is taken whole.
+    let other = ingest(&data, &l, &[], &["--model", "all-minilm-l6-v2-int8"]);
+    assert_eq!(other.code, 1, "{}", other.stderr);
+    assert!(
+        other.stderr.contains("in use by another process"),
+        "{}",
+        other.stderr
+    );
+    let reembed = run_args(&[
+        "reembed",
+        "--model",
+        "all-minilm-l6-v2-int8",
+        "--data-dir",
+        data.to_str().unwrap(),
+    ]);
+    assert_eq!(reembed.code, 1, "{}", reembed.stderr);
+    assert!(
+        reembed.stderr.contains("in use by another process"),
+        "{}",
+        reembed.stderr
+    );
     assert_eq!(
         scalar(&data, "SELECT COUNT(DISTINCT run_id) FROM jobs"),
         1,

@@ -498,3 +498,85 @@ fn reembed_moves_stored_chunks_to_another_model_without_parsing() {
     assert_eq!(hits.code, 0, "{}", hits.stderr);
     assert!(hits.stdout.contains(L56));
 }
+
+#[test]
+fn a_changed_version_under_the_same_id_replaces_superseded_chunks_everywhere() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let original =
+        std::fs::read_to_string(fixture("norm/it_normattiva_legge_56_2007.xml")).unwrap();
+    // The same expression (same document id) without its article 2, from another source.
+    let start = original.find("<article eId=\"art_2\"").unwrap();
+    let end = original[start..].find("</article>").unwrap() + start + "</article>".len();
+    let changed = format!("{}{}", &original[..start], &original[end..]);
+    let copy = tmp.path().join("legge_56_changed.xml");
+    std::fs::write(&copy, changed).unwrap();
+
+    let first = list(
+        tmp.path(),
+        "a.txt",
+        &[fixture_line("norm/it_normattiva_legge_56_2007.xml")],
+    );
+    assert_eq!(ingest(&data, &first, &[], &[]).code, 0);
+    let d = data.to_str().unwrap();
+    // A second model's collection holds the old chunks too.
+    assert_eq!(
+        run_args(&[
+            "reembed",
+            "--model",
+            "all-minilm-l6-v2-int8",
+            "--data-dir",
+            d
+        ])
+        .code,
+        0
+    );
+    let art2 = format!("{L56}#art_2");
+    assert_eq!(
+        scalar(
+            &data,
+            &format!("SELECT COUNT(*) FROM chunks WHERE id = '{art2}'")
+        ),
+        1
+    );
+
+    let second = list(tmp.path(), "b.txt", &[copy.display().to_string()]);
+    let r = ingest(&data, &second, &[], &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        scalar(&data, "SELECT COUNT(*) FROM documents"),
+        1,
+        "same id, one document"
+    );
+    assert_eq!(
+        scalar(
+            &data,
+            &format!("SELECT COUNT(*) FROM chunks WHERE id = '{art2}'")
+        ),
+        0
+    );
+    assert_eq!(
+        scalar(
+            &data,
+            &format!("SELECT COUNT(*) FROM graph_nodes WHERE id = 'Chunk:{art2}'")
+        ),
+        0
+    );
+    assert_eq!(scalar(&data, &format!("SELECT COUNT(*) FROM graph_edges WHERE src = 'Chunk:{art2}' OR dst = 'Chunk:{art2}'")), 0);
+    let edge = Arc::new(EdgeVectors::new(&data.join("vectors")));
+    for model in [MODEL, "all-minilm-l6-v2-int8"] {
+        assert!(
+            edge.retrieve(model, std::slice::from_ref(&art2))
+                .unwrap()
+                .is_empty(),
+            "{model} still holds {art2}"
+        );
+        assert_eq!(
+            edge.retrieve(model, &[format!("{L56}#art_1")])
+                .unwrap()
+                .len(),
+            1,
+            "{model}"
+        );
+    }
+}
