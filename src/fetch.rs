@@ -146,7 +146,10 @@ impl Fetcher {
     ) -> Result<Self, reqwest::Error> {
         let client = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10).min(timeout))
-            .timeout(timeout)
+            // `timeout` bounds each read (a stalled server), not the whole body: a large act on
+            // a slow link keeps going while bytes flow, up to a generous overall deadline.
+            .read_timeout(timeout)
+            .timeout(timeout * 15)
             .user_agent(concat!("ingest/", env!("CARGO_PKG_VERSION")))
             .build()?;
         Ok(Self {
