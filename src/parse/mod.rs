@@ -3,7 +3,10 @@
 //! one input.
 
 pub mod akn;
+pub mod docx;
+pub mod html;
 pub mod pdf;
+pub mod text;
 pub mod textdoc;
 
 use sha2::{Digest, Sha256};
