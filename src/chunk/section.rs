@@ -472,24 +472,7 @@ fn person_name(s: &str) -> Option<String> {
 }
 
 fn month_number(m: &str) -> Option<u32> {
-    const MONTHS: [&str; 12] = [
-        "gennaio",
-        "febbraio",
-        "marzo",
-        "aprile",
-        "maggio",
-        "giugno",
-        "luglio",
-        "agosto",
-        "settembre",
-        "ottobre",
-        "novembre",
-        "dicembre",
-    ];
-    MONTHS
-        .iter()
-        .position(|x| x.eq_ignore_ascii_case(m))
-        .map(|i| i as u32 + 1)
+    crate::enrich::citations::month_from(m)
 }
 
 fn iso_date(d: &str, m: u32, y: &str) -> Option<String> {

@@ -1300,7 +1300,8 @@ fn year_from(s: &str) -> Option<u32> {
     (1800..=2100).contains(&y).then_some(y)
 }
 
-fn month_from(s: &str) -> Option<u32> {
+/// 1-based number of an Italian month name ("agosto" -> 8), any case.
+pub fn month_from(s: &str) -> Option<u32> {
     let l = s.to_lowercase();
     MONTHS.iter().position(|m| *m == l).map(|i| i as u32 + 1)
 }

@@ -103,19 +103,11 @@ pub fn parse_docx_with_limits(
             .map(|docx| extract(&docx, core.as_deref()))
             .map_err(|e| DocxError::Docx(e.to_string()))
     }));
-    let doc = outcome.map_err(|p| DocxError::Panicked(panic_message(p)))??;
+    let doc = outcome.map_err(|p| DocxError::Panicked(crate::parse::panic_message(p)))??;
     if doc.blocks.is_empty() {
         return Err(DocxError::NoText);
     }
     Ok(doc)
-}
-
-fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
-    payload
-        .downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| payload.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "unknown panic".into())
 }
 
 // ----- the zip guard -----------------------------------------------------------------------

@@ -51,19 +51,11 @@ pub fn parse_html(bytes: &[u8]) -> Result<TextDocument, HtmlError> {
     let (text, encoding) = decode(bytes)?;
     check_text(&text)?;
     let doc = catch_unwind(AssertUnwindSafe(|| extract(&text, encoding)))
-        .map_err(|p| HtmlError::Panicked(panic_message(p)))?;
+        .map_err(|p| HtmlError::Panicked(crate::parse::panic_message(p)))?;
     if doc.blocks.is_empty() {
         return Err(HtmlError::NoText);
     }
     Ok(doc)
-}
-
-fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
-    payload
-        .downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| payload.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "unknown panic".into())
 }
 
 // ----- bytes → text --------------------------------------------------------------------------

@@ -53,6 +53,15 @@ fn install_quiet_panic_hook() {
     });
 }
 
+/// The message a caught panic carried.
+pub fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into())
+}
+
 pub fn sha256_hex(bytes: &[u8]) -> String {
     let digest = Sha256::digest(bytes);
     let mut s = String::with_capacity(64);
@@ -84,14 +93,7 @@ pub fn parse_with(
     GUARDED.with(|g| g.set(false));
     match outcome {
         Ok(r) => r,
-        Err(payload) => {
-            let msg = payload
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| payload.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "unknown panic".into());
-            Err(ParseError::Panicked(msg))
-        }
+        Err(payload) => Err(ParseError::Panicked(panic_message(payload))),
     }
 }
 

@@ -83,11 +83,7 @@ pub fn extract_pages(bytes: &[u8]) -> Result<Vec<String>, PdfError> {
             }
         }
         Err(payload) => {
-            let msg = payload
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| payload.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "unknown panic".into());
+            let msg = crate::parse::panic_message(payload);
             if encrypted {
                 Err(PdfError::Panicked(format!("{msg} (the PDF is encrypted)")))
             } else {
