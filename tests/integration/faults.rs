@@ -178,34 +178,7 @@ fn sigterm_drains_in_flight_documents_and_a_rerun_finishes_the_list() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
     let l = distinct_acts(tmp.path(), 60);
-    let child = std::process::Command::new(BIN)
-        .args([
-            "--type",
-            "norm",
-            l.to_str().unwrap(),
-            "--no-progress",
-            "--json",
-            "--data-dir",
-        ])
-        .arg(&data)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    // Wait until at least one document is done, then ask the process to stop.
-    let started = std::time::Instant::now();
-    loop {
-        assert!(
-            started.elapsed().as_secs() < 120,
-            "no document finished in time"
-        );
-        if data.join("ingest.db").exists()
-            && scalar(&data, "SELECT COUNT(*) FROM jobs WHERE state = 'done'") >= 1
-        {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    let child = spawn_until_one_done(&data, &l);
     let kill = std::process::Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
@@ -296,30 +269,7 @@ fn a_second_process_on_the_same_data_dir_is_refused_clearly() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
     let l = distinct_acts(tmp.path(), 60);
-    let first = std::process::Command::new(BIN)
-        .args([
-            "--type",
-            "norm",
-            l.to_str().unwrap(),
-            "--no-progress",
-            "--json",
-            "--data-dir",
-        ])
-        .arg(&data)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let started = std::time::Instant::now();
-    while !(data.join("ingest.db").exists()
-        && scalar(&data, "SELECT COUNT(*) FROM jobs WHERE state = 'done'") >= 1)
-    {
-        assert!(
-            started.elapsed().as_secs() < 120,
-            "no document finished in time"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    let first = spawn_until_one_done(&data, &l);
     let second = ingest(&data, &l, &[], &[]);
     assert_eq!(second.code, 1, "{}", second.stderr);
     assert!(
@@ -364,4 +314,33 @@ fn a_second_process_on_the_same_data_dir_is_refused_clearly() {
     let st = status(&data);
     assert_eq!(st["documents"], 60);
     assert_eq!(stage_runs(&st, "store"), 60);
+}
+
+/// Start `ingest` on `list` in the background and return once it has finished a document.
+fn spawn_until_one_done(data: &Path, list: &Path) -> std::process::Child {
+    let child = std::process::Command::new(BIN)
+        .args([
+            "--type",
+            "norm",
+            list.to_str().unwrap(),
+            "--no-progress",
+            "--json",
+            "--data-dir",
+        ])
+        .arg(data)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while !(data.join("ingest.db").exists()
+        && scalar(data, "SELECT COUNT(*) FROM jobs WHERE state = 'done'") >= 1)
+    {
+        assert!(
+            started.elapsed().as_secs() < 120,
+            "no document finished in time"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    child
 }
