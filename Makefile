@@ -10,9 +10,13 @@ CARGO ?= cargo
 BIN := $(CARGO_TARGET_DIR)/debug/ingest
 DATA_DIR ?= ingest-data
 
-# Commands the build needs, and the Debian packages that provide them.
-NEEDED_COMMANDS := cc c++ pkg-config python3 make
-DEB_PACKAGES := build-essential pkg-config ca-certificates python3 python3-pip python3-venv
+# Commands the build needs, and the Debian packages that provide them. OCR: tesseract and
+# leptonica (headers for the bindings, clang/libclang for bindgen), Italian, English and
+# orientation data; poppler-utils rasterises scanned PDF pages.
+NEEDED_COMMANDS := cc c++ pkg-config python3 make clang pdftoppm pdfinfo
+DEB_PACKAGES := build-essential pkg-config ca-certificates python3 python3-pip python3-venv \
+                clang libclang-dev libtesseract-dev libleptonica-dev \
+                tesseract-ocr-ita tesseract-ocr-eng tesseract-ocr-osd poppler-utils
 
 .PHONY: help deps models build run test check fmt clippy release clean-data parity-reference
 
@@ -33,6 +37,8 @@ deps:
 	@missing=""; for c in $(NEEDED_COMMANDS); do command -v $$c >/dev/null 2>&1 || missing="$$missing $$c"; done; \
 	if ! python3 -m pip --version >/dev/null 2>&1; then missing="$$missing pip"; fi; \
 	if ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then missing="$$missing venv"; fi; \
+	if command -v dpkg-query >/dev/null 2>&1; then for p in $(DEB_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; done; fi; \
 	if [ -n "$$missing" ]; then \
 	  echo "deps: missing:$$missing; installing Debian packages: $(DEB_PACKAGES)"; \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi; \

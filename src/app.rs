@@ -10,7 +10,7 @@ use anyhow::{bail, Context};
 use serde::Serialize;
 use tokio::sync::watch;
 
-use crate::chunk::article::ArticleChunker;
+use crate::chunk::Chunker;
 use crate::cli::{Cli, Command, GlobalArgs, IngestArgs};
 use crate::config::PipelineConfig;
 use crate::fetch::{Fetcher, Source};
@@ -121,12 +121,16 @@ async fn reembed(g: &GlobalArgs, model: &str, json: bool) -> anyhow::Result<u8> 
             .filter(|t| **t as usize > embedder.max_tokens())
             .count() as u64;
         let counts: Vec<(String, u32)> = chunks.iter().map(|c| c.id.clone()).zip(tokens).collect();
+        // The payload carries concepts and entities: keep them on the new model too.
+        let (entities, concepts) = db.load_annotations(&id).await?;
         let doc = crate::pipeline::record::EnrichedDocument {
             info,
             chunks,
             model_id: model.to_string(),
             vectors: vecs,
             references: Vec::new(),
+            entities,
+            concepts,
         };
         vectors.upsert_document(&doc, embedder.dimension()).await?;
         db.set_model(&id, model, &counts).await?;
@@ -351,17 +355,34 @@ struct Summary {
     fatal: Option<String>,
 }
 
+/// Parser options from the pipeline: risky parsers run in a child process of this binary.
+fn parse_options(p: &crate::config::ParseConfig) -> anyhow::Result<crate::parse::ParseOptions> {
+    let isolation = if p.isolate {
+        let exe =
+            std::env::current_exe().context("cannot locate this program for child parsers")?;
+        Some(crate::parse::isolate::Isolation {
+            exe,
+            deadline: Duration::from_secs(p.deadline_secs),
+            max_memory: p.max_memory_mb * 1024 * 1024,
+        })
+    } else {
+        None
+    };
+    Ok(crate::parse::ParseOptions {
+        isolation,
+        ocr: crate::parse::ocr::OcrConfig {
+            languages: p.ocr_languages.clone(),
+            dpi: p.ocr_dpi,
+            ..Default::default()
+        },
+    })
+}
+
 async fn ingest(g: &GlobalArgs, a: &IngestArgs) -> anyhow::Result<u8> {
     let Some(type_name) = a.doc_type.as_deref() else {
         bail!("missing --type (norm, jurisprudence or doctrine); see `ingest --help`");
     };
     let doc_type: DocType = type_name.parse().map_err(anyhow::Error::msg)?;
-    if doc_type != DocType::Norm {
-        bail!(
-            "--type {doc_type} is not available yet: this build ingests norms (Akoma Ntoso); \
-             jurisprudence and doctrine arrive with their own pipeline"
-        );
-    }
     let Some(list) = a.list.as_deref() else {
         bail!("missing LIST: a text file with one source per line");
     };
@@ -398,7 +419,9 @@ async fn ingest(g: &GlobalArgs, a: &IngestArgs) -> anyhow::Result<u8> {
     let data = DataDir::new(&g.data_dir);
     let _lock = data.lock()?;
     // Take the vector collection first: when another process holds it, nothing is touched.
-    let vector_store: Arc<dyn VectorStore> = Arc::new(Arc::new(EdgeVectors::new(&data.vectors())));
+    let vector_store: Arc<dyn VectorStore> = Arc::new(Arc::new(
+        EdgeVectors::new(&data.vectors()).with_persons_in_payload(config.enrich.persons_in_payload),
+    ));
     vector_store
         .prepare(embedder.model_id(), embedder.dimension())
         .await?;
@@ -433,10 +456,10 @@ async fn ingest(g: &GlobalArgs, a: &IngestArgs) -> anyhow::Result<u8> {
         vectors: vector_store,
         embedder,
         fetcher,
-        chunker: ArticleChunker {
-            max_tokens,
-            context_header: config.chunk.context_header,
-        },
+        chunker: Chunker::from_config(&config.chunk, &config.embed.model, max_tokens),
+        parse: parse_options(&config.parse)?,
+        enricher: crate::enrich::Enricher::from_config(&config.enrich)
+            .map_err(anyhow::Error::msg)?,
     };
     let runner_cfg = RunnerConfig {
         concurrency: a.concurrency as usize,

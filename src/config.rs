@@ -8,6 +8,8 @@ use crate::pipeline::record::DocType;
 
 /// The bundled default for norms, used when no `--pipeline` file is given.
 pub const DEFAULT_NORM_PIPELINE: &str = include_str!("../pipelines/norm.toml");
+pub const DEFAULT_JURISPRUDENCE_PIPELINE: &str = include_str!("../pipelines/jurisprudence.toml");
+pub const DEFAULT_DOCTRINE_PIPELINE: &str = include_str!("../pipelines/doctrine.toml");
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -38,6 +40,8 @@ pub struct PipelineConfig {
     #[serde(default)]
     pub embed: EmbedConfig,
     #[serde(default)]
+    pub enrich: EnrichConfig,
+    #[serde(default)]
     pub store: StoreConfig,
 }
 
@@ -47,6 +51,16 @@ pub struct ParseConfig {
     pub max_bytes: u64,
     pub http_timeout_secs: u64,
     pub fetch_attempts: u32,
+    /// Run the risky parsers (PDF, DOCX, OCR) in a child process.
+    pub isolate: bool,
+    /// Longest a child parser may run, seconds.
+    pub deadline_secs: u64,
+    /// Address-space limit of a child parser, MiB.
+    pub max_memory_mb: u64,
+    /// Tesseract languages, `+`-joined (`ita+eng`; add e.g. `deu` with its Debian package).
+    pub ocr_languages: String,
+    /// Resolution scanned PDF pages are rasterised at.
+    pub ocr_dpi: u32,
 }
 
 impl Default for ParseConfig {
@@ -55,6 +69,11 @@ impl Default for ParseConfig {
             max_bytes: 100 * 1024 * 1024,
             http_timeout_secs: 120,
             fetch_attempts: 3,
+            isolate: true,
+            deadline_secs: 300,
+            max_memory_mb: 4096,
+            ocr_languages: "ita+eng".into(),
+            ocr_dpi: 300,
         }
     }
 }
@@ -65,16 +84,72 @@ pub struct ChunkConfig {
     pub strategy: String,
     pub max_tokens: usize,
     pub context_header: bool,
+    /// Section and size strategies: longest chunk in characters, and the overlap between
+    /// consecutive parts (chunks still fit the token budget).
+    pub max_chars: usize,
+    pub overlap_chars: usize,
+    pub similarity: SimilaritySettings,
 }
 
 impl Default for ChunkConfig {
     fn default() -> Self {
         Self {
-            strategy: "article".into(),
+            // Empty: the type's own strategy (article, section, similarity).
+            strategy: String::new(),
             max_tokens: 0,
             context_header: true,
+            max_chars: 4000,
+            overlap_chars: 400,
+            similarity: SimilaritySettings::default(),
         }
     }
+}
+
+/// The similarity chunker's knobs. The threshold depends on the model's similarity scale, so
+/// it is given per model id.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct SimilaritySettings {
+    /// Threshold for models not listed in `thresholds`.
+    pub threshold: f32,
+    pub thresholds: std::collections::BTreeMap<String, f32>,
+    /// Sentences per side when comparing neighbouring windows.
+    pub window: usize,
+    /// Smallest chunk, model tokens (the largest is the token budget).
+    pub min_tokens: usize,
+}
+
+impl Default for SimilaritySettings {
+    fn default() -> Self {
+        Self {
+            threshold: 0.72,
+            thresholds: Default::default(),
+            window: 2,
+            min_tokens: 64,
+        }
+    }
+}
+
+impl SimilaritySettings {
+    pub fn threshold_for(&self, model: &str) -> f32 {
+        self.thresholds
+            .get(model)
+            .copied()
+            .unwrap_or(self.threshold)
+    }
+}
+
+/// Enrichment data files (empty = the bundled ones) and what may go to the vector payload.
+#[derive(Debug, Clone, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct EnrichConfig {
+    /// Concept vocabulary (TSV: id, preferred label, synonyms separated by `|`).
+    pub concepts: String,
+    /// Entity gazetteer (TSV: kind, canonical name, aliases separated by `|`).
+    pub gazetteer: String,
+    /// People's names are personal data: they stay out of the vector payload unless this
+    /// is true (they are always in the relational store, marked as persons).
+    pub persons_in_payload: bool,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -118,10 +193,19 @@ impl Default for StoreConfig {
 impl PipelineConfig {
     /// Parse and validate TOML text; `origin` names the file in errors.
     pub fn from_toml(text: &str, origin: &str) -> Result<Self, ConfigError> {
-        let cfg: PipelineConfig = toml::from_str(text).map_err(|e| ConfigError::Invalid {
+        let mut cfg: PipelineConfig = toml::from_str(text).map_err(|e| ConfigError::Invalid {
             path: origin.to_string(),
             message: crate::pipeline::error::one_line(&e.to_string()),
         })?;
+        if cfg.chunk.strategy.is_empty() {
+            cfg.chunk.strategy = match cfg.doc_type() {
+                Ok(DocType::Norm) => "article",
+                Ok(DocType::Jurisprudence) => "section",
+                Ok(DocType::Doctrine) => "similarity",
+                Err(_) => "",
+            }
+            .to_string();
+        }
         cfg.validate().map_err(|message| ConfigError::Invalid {
             path: origin.to_string(),
             message,
@@ -141,10 +225,13 @@ impl PipelineConfig {
     pub fn bundled(doc_type: DocType) -> Result<Self, ConfigError> {
         match doc_type {
             DocType::Norm => Self::from_toml(DEFAULT_NORM_PIPELINE, "pipelines/norm.toml"),
-            other => Err(ConfigError::Invalid {
-                path: format!("pipelines/{other}.toml"),
-                message: format!("no bundled pipeline for type {other}"),
-            }),
+            DocType::Jurisprudence => Self::from_toml(
+                DEFAULT_JURISPRUDENCE_PIPELINE,
+                "pipelines/jurisprudence.toml",
+            ),
+            DocType::Doctrine => {
+                Self::from_toml(DEFAULT_DOCTRINE_PIPELINE, "pipelines/doctrine.toml")
+            }
         }
     }
 
@@ -154,12 +241,64 @@ impl PipelineConfig {
 
     /// Pure checks on values serde cannot express.
     pub fn validate(&self) -> Result<(), String> {
-        self.doc_type()?;
-        if self.chunk.strategy != "article" {
+        let doc_type = self.doc_type()?;
+        match (doc_type, self.chunk.strategy.as_str()) {
+            (DocType::Norm, "article") => {}
+            (DocType::Norm, other) => {
+                return Err(format!(
+                    "chunk.strategy {other:?} is not available for norms (they use \"article\")"
+                ))
+            }
+            (_, "section" | "similarity" | "size") => {}
+            (_, other) => {
+                return Err(format!(
+                    "chunk.strategy {other:?} is not available for {doc_type} (use \"section\", \"similarity\" or \"size\")"
+                ))
+            }
+        }
+        if self.chunk.max_chars < 200 {
+            return Err("chunk.max_chars must be at least 200".into());
+        }
+        if self.chunk.overlap_chars > self.chunk.max_chars / 2 {
+            return Err("chunk.overlap_chars must be at most half of chunk.max_chars".into());
+        }
+        let sim = &self.chunk.similarity;
+        for (what, t) in std::iter::once(("threshold".to_string(), sim.threshold)).chain(
+            sim.thresholds
+                .iter()
+                .map(|(m, t)| (format!("thresholds.{m:?}"), *t)),
+        ) {
+            if !(-1.0..=1.0).contains(&t) {
+                return Err(format!("chunk.similarity.{what} must be between -1 and 1"));
+            }
+        }
+        for model in sim.thresholds.keys() {
+            crate::embed::model_spec(model)
+                .map_err(|e| format!("chunk.similarity.thresholds: {e}"))?;
+        }
+        if sim.window == 0 || sim.window > 16 {
+            return Err("chunk.similarity.window must be between 1 and 16".into());
+        }
+        if self.parse.deadline_secs == 0 {
+            return Err("parse.deadline_secs must be positive".into());
+        }
+        if self.parse.max_memory_mb < 256 {
+            return Err("parse.max_memory_mb must be at least 256".into());
+        }
+        if self.parse.ocr_languages.trim().is_empty()
+            || !self
+                .parse
+                .ocr_languages
+                .split('+')
+                .all(|l| !l.is_empty() && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+        {
             return Err(format!(
-                "chunk.strategy {:?} is not available (norms use \"article\")",
-                self.chunk.strategy
+                "parse.ocr_languages {:?} must be tesseract language codes joined by '+' (e.g. \"ita+eng\")",
+                self.parse.ocr_languages
             ));
+        }
+        if !(70..=1200).contains(&self.parse.ocr_dpi) {
+            return Err("parse.ocr_dpi must be between 70 and 1200".into());
         }
         if self.embed.batch_size == 0 || self.embed.batch_size > 4096 {
             return Err("embed.batch_size must be between 1 and 4096".into());
@@ -209,6 +348,47 @@ mod tests {
         assert_eq!(cfg.doc_type().unwrap(), DocType::Norm);
         assert_eq!(cfg.embed.model, "use-multilingual-v3-int8");
         assert_eq!(cfg.parse.max_bytes, 104_857_600);
+    }
+
+    #[test]
+    fn bundled_text_pipelines_are_valid() {
+        let j = PipelineConfig::bundled(DocType::Jurisprudence).unwrap();
+        assert_eq!(j.chunk.strategy, "section");
+        let d = PipelineConfig::bundled(DocType::Doctrine).unwrap();
+        assert_eq!(d.chunk.strategy, "similarity");
+        // The design's 0.72 is kept for the model it was tuned on; ours has its own.
+        assert_eq!(
+            d.chunk.similarity.threshold_for("all-minilm-l6-v2-int8"),
+            0.72
+        );
+        assert!(d
+            .chunk
+            .similarity
+            .thresholds
+            .contains_key(crate::embed::DEFAULT_MODEL));
+    }
+
+    #[test]
+    fn strategy_must_suit_the_type() {
+        let err =
+            PipelineConfig::from_toml("type = \"norm\"\n[chunk]\nstrategy = \"size\"\n", "n.toml")
+                .unwrap_err()
+                .to_string();
+        assert!(err.contains("norms"), "{err}");
+        let err = PipelineConfig::from_toml(
+            "type = \"doctrine\"\n[chunk]\nstrategy = \"article\"\n",
+            "d.toml",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("similarity"), "{err}");
+        let err = PipelineConfig::from_toml(
+            "type = \"doctrine\"\n[parse]\nocr_languages = \"ita; rm -rf\"\n",
+            "o.toml",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("ocr_languages"), "{err}");
     }
 
     #[test]

@@ -6,6 +6,12 @@ use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
+    // A child parser (PDF, DOCX, OCR) started by this program: no runtime, no logging setup.
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some(ingest::parse::isolate::CHILD_ARG) {
+        let code = ingest::parse::isolate::child_main(&args[2..]);
+        return ExitCode::from(code.clamp(0, 255) as u8);
+    }
     let cli = ingest::cli::Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(

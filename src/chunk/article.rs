@@ -25,7 +25,14 @@ impl ArticleChunker {
         doc: Document,
         count: &dyn TokenCount,
     ) -> Result<ChunkedDocument, ChunkError> {
-        let DocumentBody::Akn(akn) = doc.body;
+        let akn = match doc.body {
+            DocumentBody::Akn(akn) => akn,
+            DocumentBody::Text(_) => {
+                return Err(ChunkError::Strategy(
+                    "\"article\" chunking needs an Akoma Ntoso act; use \"section\", \"similarity\" or \"size\" for other documents".into(),
+                ))
+            }
+        };
         let info = doc.info;
         let unit_kind = match akn.unit_kind {
             crate::parse::akn::UnitKind::Article => "article",
@@ -101,6 +108,8 @@ impl ArticleChunker {
                     amendments,
                     repealed: unit.repealed,
                     attachment: unit.attachment.clone(),
+                    section: None,
+                    span: None,
                 });
             }
         }
@@ -379,6 +388,8 @@ mod tests {
                 bytes: 1,
                 title: Some("Legge di prova".into()),
                 meta: NormMeta::default(),
+                metadata: vec![],
+                text: None,
             },
             body: DocumentBody::Akn(AknDocument {
                 doc_kind: "act".into(),

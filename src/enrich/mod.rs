@@ -4,10 +4,15 @@
 //! the cited act and article.
 
 pub mod citations;
+pub mod concepts;
+pub mod decisions;
+pub mod entities;
 
 use citations::{Citation, CitationOrigin, CitingContext, NormKey};
 
-use crate::pipeline::record::{Chunk, EmbeddedDocument, EnrichedDocument, Reference};
+use crate::pipeline::record::{
+    Chunk, ChunkConcept, ChunkEntity, EmbeddedDocument, EnrichedDocument, Reference,
+};
 
 /// The canonical key of the document's own act, from its `urn:nir` alias or FRBR work.
 pub fn document_act(meta: &crate::pipeline::record::NormMeta) -> Option<NormKey> {
@@ -59,14 +64,105 @@ fn reference(chunk: &Chunk, c: Citation, raw: Option<String>, note: Option<u32>)
         end: c.end as u32,
         note,
         relative: c.relative,
+        decision_id: None,
+        decision_key: None,
     }
 }
 
-/// Resolve every chunk's references.
-pub fn enrich(doc: EmbeddedDocument) -> EnrichedDocument {
+/// The enrichment data a pipeline uses: the entity gazetteer and the concept vocabulary
+/// (bundled, or the files the pipeline names).
+#[derive(Debug, Clone)]
+pub struct Enricher {
+    pub gazetteer: std::sync::Arc<entities::Gazetteer>,
+    pub vocabulary: std::sync::Arc<concepts::Vocabulary>,
+}
+
+impl Enricher {
+    /// The bundled gazetteer and vocabulary.
+    pub fn bundled() -> Self {
+        Enricher {
+            gazetteer: std::sync::Arc::new(entities::Gazetteer::bundled().clone()),
+            vocabulary: std::sync::Arc::new(concepts::Vocabulary::bundled().clone()),
+        }
+    }
+
+    /// From a pipeline's `[enrich]` section: empty paths mean the bundled files.
+    pub fn from_config(cfg: &crate::config::EnrichConfig) -> Result<Self, String> {
+        let read = |path: &str| {
+            std::fs::read_to_string(path).map_err(|e| format!("enrich: cannot read {path}: {e}"))
+        };
+        let mut out = Self::bundled();
+        if !cfg.gazetteer.trim().is_empty() {
+            let text = read(&cfg.gazetteer)?;
+            out.gazetteer = std::sync::Arc::new(entities::Gazetteer::parse(&text, &cfg.gazetteer)?);
+        }
+        if !cfg.concepts.trim().is_empty() {
+            let text = read(&cfg.concepts)?;
+            out.vocabulary =
+                std::sync::Arc::new(concepts::Vocabulary::parse(&text, &cfg.concepts)?);
+        }
+        Ok(out)
+    }
+}
+
+/// Resolve every chunk's references to norms and decisions, find named entities and link
+/// concepts.
+pub fn enrich(doc: EmbeddedDocument, enricher: &Enricher) -> EnrichedDocument {
     let act = document_act(&doc.info.meta);
+    let own_decision = doc.info.meta_value("decision_id").map(str::to_string);
     let mut references = Vec::new();
+    let mut found_entities = Vec::new();
+    let mut found_concepts = Vec::new();
     for chunk in &doc.chunks {
+        for d in decisions::find_decision_citations(&chunk.text) {
+            // A decision's header names the decision itself: not a citation.
+            if own_decision.as_deref() == Some(d.id.as_str()) {
+                continue;
+            }
+            references.push(Reference {
+                chunk_id: chunk.id.clone(),
+                origin: "text".to_string(),
+                norm_id: None,
+                act_id: None,
+                article_id: None,
+                act_dated: None,
+                target_raw: d.ecli.clone(),
+                text: d.text,
+                start: d.start as u32,
+                end: d.end as u32,
+                note: None,
+                relative: false,
+                decision_id: Some(d.id),
+                decision_key: Some(d.key),
+            });
+        }
+        for e in entities::find_entities(&chunk.text, &enricher.gazetteer) {
+            found_entities.push(ChunkEntity {
+                chunk_id: chunk.id.clone(),
+                kind: e.kind.as_str().to_string(),
+                text: e.text,
+                start: e.start as u32,
+                end: e.end as u32,
+                normalized: e.normalized,
+            });
+        }
+        let mut concept_text = chunk.heading.clone().unwrap_or_default();
+        concept_text.push('\n');
+        concept_text.push_str(&chunk.text);
+        for id in enricher.vocabulary.related_concept_ids(&concept_text) {
+            let label = enricher
+                .vocabulary
+                .concepts()
+                .iter()
+                .find(|c| c.id == id)
+                .map(|c| c.label.clone())
+                .unwrap_or_default();
+            found_concepts.push(ChunkConcept {
+                chunk_id: chunk.id.clone(),
+                concept_id: id,
+                label,
+            });
+        }
         let article = chunk.num.as_deref().and_then(article_number);
         let ctx = CitingContext::new(act.clone(), article.as_deref());
         let mut spans: Vec<(usize, usize)> = Vec::new();
@@ -113,6 +209,8 @@ pub fn enrich(doc: EmbeddedDocument) -> EnrichedDocument {
                     end: end as u32,
                     note: None,
                     relative: false,
+                    decision_id: None,
+                    decision_key: None,
                 }),
             }
         }
@@ -135,7 +233,27 @@ pub fn enrich(doc: EmbeddedDocument) -> EnrichedDocument {
         model_id: doc.model_id,
         vectors: doc.vectors,
         references,
+        entities: found_entities,
+        concepts: found_concepts,
     }
+}
+
+/// Distinct decision ids a chunk cites, in first-seen order.
+pub fn referenced_decision_ids<'a>(
+    chunk_id: &str,
+    refs: impl IntoIterator<Item = &'a Reference>,
+) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for r in refs {
+        if r.chunk_id == chunk_id {
+            if let Some(id) = &r.decision_id {
+                if !out.contains(id) {
+                    out.push(id.clone());
+                }
+            }
+        }
+    }
+    out
 }
 
 /// Distinct canonical ids a chunk cites, in first-seen order.
@@ -188,6 +306,8 @@ mod tests {
             amendments: vec![],
             repealed: false,
             attachment: None,
+            section: None,
+            span: None,
         }
     }
 
@@ -205,6 +325,8 @@ mod tests {
                     urn_nir: Some("urn:nir:stato:decreto.legislativo:2001-06-08;231".into()),
                     ..NormMeta::default()
                 },
+                metadata: vec![],
+                text: None,
             },
             chunks,
             model_id: "m".into(),
@@ -217,22 +339,25 @@ mod tests {
         let text =
             "Ai sensi dell'art. 14 della legge 23 agosto 1988, n. 400, e dell'art. 2043 c.c., \
                     si applica l'art. 5 del presente decreto.";
-        let out = enrich(doc(vec![chunk(
-            "d#art_1",
-            "Art. 1.",
-            text,
-            vec![
-                (
-                    "/akn/it/act/legge/stato/1988-08-23/400/!main#art_14",
-                    "art. 14 della legge 23 agosto 1988, n. 400",
-                ),
-                (
-                    "/akn/eu/act/regolamento/ue/2016-04-27/679/!main",
-                    "regolamento (UE) 2016/679",
-                ),
-            ],
-            vec!["Si riporta il testo dell'art. 360 c.p.c."],
-        )]));
+        let out = enrich(
+            doc(vec![chunk(
+                "d#art_1",
+                "Art. 1.",
+                text,
+                vec![
+                    (
+                        "/akn/it/act/legge/stato/1988-08-23/400/!main#art_14",
+                        "art. 14 della legge 23 agosto 1988, n. 400",
+                    ),
+                    (
+                        "/akn/eu/act/regolamento/ue/2016-04-27/679/!main",
+                        "regolamento (UE) 2016/679",
+                    ),
+                ],
+                vec!["Si riporta il testo dell'art. 360 c.p.c."],
+            )]),
+            &Enricher::bundled(),
+        );
         let ids: Vec<(&str, Option<&str>)> = out
             .references
             .iter()

@@ -307,6 +307,158 @@ fn fragment_label(name: &str) -> Option<&str> {
 }
 
 // ---------------------------------------------------------------------------
+// Judgments: the parts the markup labels
+// ---------------------------------------------------------------------------
+
+/// Parts of a judgment body, as Akoma Ntoso names them.
+const JUDGMENT_PARTS: &[&str] = &[
+    "introduction",
+    "background",
+    "arguments",
+    "remedies",
+    "motivation",
+    "decision",
+];
+
+/// Block elements: each starts a new paragraph of the extracted text.
+const JUDGMENT_BLOCKS: &[&str] = &[
+    "p",
+    "heading",
+    "subheading",
+    "num",
+    "item",
+    "tr",
+    "li",
+    "blockList",
+    "listIntroduction",
+    "docTitle",
+    "title",
+];
+
+/// An Akoma Ntoso `judgment` as a text document whose [`Part`]s are the `header` and the
+/// parts of `judgmentBody` (introduction, background, arguments, remedies, motivation,
+/// decision) in document order. Metadata and editorial notes are left out of the text.
+pub fn judgment_document(xml: &[u8]) -> Result<crate::parse::textdoc::TextDocument, AknError> {
+    let mut h = JudgmentHandler::default();
+    drive(xml, &mut h)?;
+    h.flush();
+    if h.parts.is_empty() {
+        return Err(AknError::NotAkn(
+            "no <header> or <judgmentBody> part with text".to_string(),
+        ));
+    }
+    let mut blocks = Vec::new();
+    for (_, paras) in &h.parts {
+        for p in paras {
+            blocks.push((crate::parse::textdoc::BlockKind::Paragraph, 0, p.clone()));
+        }
+    }
+    let mut doc = crate::parse::textdoc::TextDocument::from_blocks(blocks, Vec::new(), 0);
+    // from_blocks keeps every (non-empty, trimmed) paragraph in order: walk them per part.
+    let mut i = 0;
+    for (name, paras) in &h.parts {
+        let n = paras.len();
+        if n == 0 {
+            continue;
+        }
+        let (first, last) = (&doc.blocks[i], &doc.blocks[i + n - 1]);
+        doc.parts.push(crate::parse::textdoc::Part {
+            name: name.clone(),
+            start: first.start,
+            end: last.end,
+        });
+        i += n;
+    }
+    Ok(doc)
+}
+
+#[derive(Default)]
+struct JudgmentHandler {
+    stack: Vec<String>,
+    /// Depth in `stack` of the part being read, and its name.
+    part: Option<(usize, String)>,
+    skip_depth: Option<usize>,
+    current: String,
+    parts: Vec<(String, Vec<String>)>,
+}
+
+impl JudgmentHandler {
+    fn flush(&mut self) {
+        let text = self
+            .current
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        self.current.clear();
+        if text.is_empty() {
+            return;
+        }
+        if let Some((_, name)) = &self.part {
+            match self.parts.last_mut() {
+                Some((n, paras)) if n == name => paras.push(text),
+                _ => self.parts.push((name.clone(), vec![text])),
+            }
+        }
+    }
+}
+
+impl Handler for JudgmentHandler {
+    fn start(&mut self, e: &BytesStart<'_>, _pos: u64) -> Result<(), AknError> {
+        let name = String::from_utf8_lossy(e.local_name().as_ref()).into_owned();
+        let depth = self.stack.len();
+        if self.skip_depth.is_none()
+            && matches!(
+                name.as_str(),
+                "meta" | "authorialNote" | "noteRef" | "notes"
+            )
+        {
+            self.skip_depth = Some(depth);
+        }
+        if self.skip_depth.is_none() {
+            let parent = self.stack.last().map(String::as_str);
+            let starts_part = name == "header"
+                || name == "conclusions"
+                || (parent == Some("judgmentBody") && JUDGMENT_PARTS.contains(&name.as_str()));
+            if starts_part && self.part.is_none() {
+                self.flush();
+                self.part = Some((depth, name.clone()));
+            } else if JUDGMENT_BLOCKS.contains(&name.as_str()) {
+                self.flush();
+            }
+        }
+        self.stack.push(name);
+        Ok(())
+    }
+
+    fn end(&mut self) {
+        let Some(name) = self.stack.pop() else { return };
+        let depth = self.stack.len();
+        if self.skip_depth == Some(depth) {
+            self.skip_depth = None;
+            return;
+        }
+        if self.skip_depth.is_some() {
+            return;
+        }
+        if JUDGMENT_BLOCKS.contains(&name.as_str()) && name != "num" {
+            self.flush();
+        } else if name == "num" {
+            self.current.push(' ');
+        }
+        if self.part.as_ref().is_some_and(|(d, _)| *d == depth) {
+            self.flush();
+            self.part = None;
+        }
+    }
+
+    fn text(&mut self, s: &str) {
+        if self.skip_depth.is_none() && self.part.is_some() {
+            self.current.push_str(s);
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
 // Event driver shared by both passes
 // ---------------------------------------------------------------------------
 
@@ -2780,6 +2932,35 @@ mod tests {
         let t = &d.units[4];
         assert_eq!(t.path, vec!["attachment Tabella B".to_string()]);
         assert_eq!(t.paragraphs[0].text, "Voce 1\nVoce 2");
+    }
+
+    #[test]
+    fn judgment_parts_in_document_order() {
+        let xml = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/fixtures/jurisprudence/legaldocml_za_Judgement_2008-11-26.xml"
+        ))
+        .unwrap();
+        let d = judgment_document(&xml).unwrap();
+        let names: Vec<&str> = d.parts.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "header",
+                "background",
+                "introduction",
+                "motivation",
+                "decision",
+                "conclusions"
+            ]
+        );
+        for w in d.parts.windows(2) {
+            assert!(w[0].end <= w[1].start);
+        }
+        let decision = &d.parts[4];
+        let text = &d.text[decision.start..decision.end];
+        assert!(!text.is_empty());
+        assert!(!d.text.contains("FRBR"), "metadata stays out of the text");
     }
 
     #[test]

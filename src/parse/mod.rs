@@ -5,6 +5,8 @@
 pub mod akn;
 pub mod docx;
 pub mod html;
+pub mod isolate;
+pub mod ocr;
 pub mod pdf;
 pub mod text;
 pub mod textdoc;
@@ -13,6 +15,7 @@ use sha2::{Digest, Sha256};
 
 use crate::pipeline::error::{Classify, ErrorClass};
 use crate::pipeline::record::{DocType, Document, DocumentBody, DocumentInfo, NormMeta};
+use textdoc::{BlockKind, TextDocument};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ParseError {
@@ -20,15 +23,23 @@ pub enum ParseError {
     Akn(#[from] akn::AknError),
     #[error("parser crashed: {0}")]
     Panicked(String),
-    #[error("type {0} is not supported yet")]
-    Unsupported(DocType),
+    /// A text-document parser (PDF, OCR, HTML, DOCX, text) refused the input.
+    #[error("{format}: {message}")]
+    Text {
+        format: &'static str,
+        message: String,
+    },
+    #[error("{0}")]
+    WrongType(String),
 }
 
 impl Classify for ParseError {
     fn class(&self) -> ErrorClass {
         match self {
-            ParseError::Akn(_) | ParseError::Panicked(_) => ErrorClass::Rejected,
-            ParseError::Unsupported(_) => ErrorClass::Fatal,
+            ParseError::Akn(_)
+            | ParseError::Panicked(_)
+            | ParseError::Text { .. }
+            | ParseError::WrongType(_) => ErrorClass::Rejected,
         }
     }
 }
@@ -36,10 +47,10 @@ impl Classify for ParseError {
 thread_local! {
     /// Set while a parser runs under `catch_unwind`: its panics become rejections with their
     /// message, so the default hook's stderr dump would only garble the run's output.
-    static GUARDED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    pub(crate) static GUARDED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
-fn install_quiet_panic_hook() {
+pub(crate) fn install_quiet_panic_hook() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
         let previous = std::panic::take_hook();
@@ -74,7 +85,7 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 /// Parse a fetched source. Panics inside third-party parsers are caught and reported as
 /// a rejection of this input.
 pub fn parse(doc_type: DocType, source: &str, bytes: &[u8]) -> Result<Document, ParseError> {
-    parse_with(doc_type, source, bytes, |_| ())
+    parse_with(doc_type, source, bytes, &ParseOptions::default(), |_| ())
 }
 
 /// [`parse`] with a hook run first, inside the same panic guard (used by fault tests).
@@ -82,13 +93,14 @@ pub fn parse_with(
     doc_type: DocType,
     source: &str,
     bytes: &[u8],
+    opts: &ParseOptions,
     before: impl FnOnce(&[u8]),
 ) -> Result<Document, ParseError> {
     install_quiet_panic_hook();
     GUARDED.with(|g| g.set(true));
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         before(bytes);
-        parse_inner(doc_type, source, bytes)
+        parse_inner(doc_type, source, bytes, opts)
     }));
     GUARDED.with(|g| g.set(false));
     match outcome {
@@ -97,13 +109,334 @@ pub fn parse_with(
     }
 }
 
-fn parse_inner(doc_type: DocType, source: &str, bytes: &[u8]) -> Result<Document, ParseError> {
-    match doc_type {
-        DocType::Norm => {
-            let doc = akn::parse(bytes)?;
-            Ok(norm_document(source, bytes, doc))
+/// How text documents are parsed: OCR settings, and whether the risky parsers run in a child
+/// process (and under which limits).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ParseOptions {
+    pub isolation: Option<isolate::Isolation>,
+    pub ocr: ocr::OcrConfig,
+}
+
+/// What an input is, from its bytes (and, for Markdown vs plain text, its name).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Akn,
+    Pdf,
+    Docx,
+    Image,
+    Html,
+    Markdown,
+    Text,
+}
+
+impl Format {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Format::Akn => "akn",
+            Format::Pdf => "pdf",
+            Format::Docx => "docx",
+            Format::Image => "image",
+            Format::Html => "html",
+            Format::Markdown => "markdown",
+            Format::Text => "text",
         }
-        other => Err(ParseError::Unsupported(other)),
+    }
+}
+
+/// Sniff the format: magic bytes first (PDF, ZIP/DOCX, PNG, JPEG, TIFF), then markup
+/// (`<akomaNtoso`, `<html`), then the file extension (`.md`), else plain text.
+pub fn sniff(source: &str, bytes: &[u8]) -> Format {
+    let head = &bytes[..bytes.len().min(1024)];
+    let lower_ext = source
+        .rsplit(['/', '\\'])
+        .next()
+        .and_then(|n| n.rsplit_once('.'))
+        .map(|(_, e)| e.to_ascii_lowercase())
+        .unwrap_or_default();
+    let lower_ext = lower_ext.split(['?', '#']).next().unwrap_or_default();
+    if head.windows(5).any(|w| w == b"%PDF-") {
+        return Format::Pdf;
+    }
+    if head.starts_with(b"PK\x03\x04") {
+        return Format::Docx;
+    }
+    if head.starts_with(b"\x89PNG\r\n\x1a\n")
+        || head.starts_with(&[0xFF, 0xD8, 0xFF])
+        || head.starts_with(b"II*\0")
+        || head.starts_with(b"MM\0*")
+    {
+        return Format::Image;
+    }
+    let text = String::from_utf8_lossy(head).to_ascii_lowercase();
+    let text = text.trim_start_matches('\u{feff}').trim_start();
+    if text.contains("<akomantoso") {
+        return Format::Akn;
+    }
+    if text.starts_with("<!doctype html")
+        || text.contains("<html")
+        || matches!(lower_ext, "html" | "htm" | "xhtml")
+    {
+        return Format::Html;
+    }
+    if text.starts_with("<?xml") && !matches!(lower_ext, "txt" | "md") {
+        // XML that is not Akoma Ntoso: let the AKN parser say why.
+        return Format::Akn;
+    }
+    if matches!(lower_ext, "md" | "markdown") {
+        return Format::Markdown;
+    }
+    Format::Text
+}
+
+fn parse_inner(
+    doc_type: DocType,
+    source: &str,
+    bytes: &[u8],
+    opts: &ParseOptions,
+) -> Result<Document, ParseError> {
+    if doc_type == DocType::Norm {
+        let doc = akn::parse(bytes)?;
+        return Ok(norm_document(source, bytes, doc));
+    }
+    let format = sniff(source, bytes);
+    let text_err = |message: String| ParseError::Text {
+        format: format.as_str(),
+        message,
+    };
+    let doc = match format {
+        Format::Akn => {
+            let meta = akn::parse(bytes)?;
+            if meta.doc_kind != "judgment" {
+                return Err(ParseError::WrongType(format!(
+                    "Akoma Ntoso <{}> is not a judgment: ingest acts with --type norm",
+                    meta.doc_kind
+                )));
+            }
+            let mut doc = akn::judgment_document(bytes)?;
+            for (k, v) in [
+                ("title", meta.title.clone()),
+                ("date", meta.work_date.clone()),
+                ("frbr_work", meta.work_this.clone()),
+                ("frbr_expression", meta.expression_this.clone()),
+                ("language", meta.language.clone()),
+            ] {
+                if let Some(v) = v.filter(|v| !v.trim().is_empty()) {
+                    doc.metadata.push((k.to_string(), v));
+                }
+            }
+            doc
+        }
+        Format::Pdf | Format::Docx | Format::Image => {
+            let risky = match format {
+                Format::Pdf => isolate::RiskyFormat::Pdf,
+                Format::Docx => isolate::RiskyFormat::Docx,
+                _ => isolate::RiskyFormat::Image,
+            };
+            match &opts.isolation {
+                Some(iso) => isolate::parse_in_child(iso, risky, bytes, &opts.ocr),
+                None => isolate::parse_risky(risky, bytes, &opts.ocr),
+            }
+            .map_err(text_err)?
+        }
+        Format::Html => html::parse_html(bytes).map_err(|e| text_err(e.to_string()))?,
+        Format::Markdown => {
+            text::parse_markdown(&text::decode(bytes).map_err(|e| text_err(e.to_string()))?)
+        }
+        Format::Text => {
+            let text = text::decode(bytes).map_err(|e| text_err(e.to_string()))?;
+            match decision_pages(doc_type, &text) {
+                // A decision extracted from a PDF: clean it as the PDF would be.
+                Some(pages) => {
+                    pdf::document_from_pages(&pages).map_err(|e| text_err(e.to_string()))?
+                }
+                None => text::parse_plain(&text),
+            }
+        }
+    };
+    if doc.text.trim().is_empty() {
+        return Err(text_err("no text in the document".into()));
+    }
+    Ok(text_document(doc_type, format, source, bytes, doc))
+}
+
+/// The pages of a decision given as text extracted from a PDF (italgiure exports: a stamp
+/// block between rules, `--- Pagina N ---` page markers), or `None` for other text.
+fn decision_pages(doc_type: DocType, text: &str) -> Option<Vec<String>> {
+    if doc_type != DocType::Jurisprudence {
+        return None;
+    }
+    let is_marker = |l: &str| {
+        let t = l.trim();
+        t.starts_with("--- Pagina ") && t.ends_with("---")
+    };
+    let has_stamp = text.lines().take(20).any(|l| {
+        let t = l.trim_start();
+        (t.starts_with("Civile ") || t.starts_with("Penale ")) && t.contains(" Num. ")
+    });
+    if !has_stamp && !text.lines().any(is_marker) {
+        return None;
+    }
+    let mut pages = vec![String::new()];
+    for line in text.lines() {
+        if is_marker(line) {
+            pages.push(String::new());
+            continue;
+        }
+        let t = line.trim();
+        if t.len() >= 5 && t.chars().all(|c| c == '=' || c == '-') {
+            continue;
+        }
+        let page = pages.last_mut().expect("one page at least");
+        page.push_str(line);
+        page.push('\n');
+    }
+    pages.retain(|p| !p.trim().is_empty());
+    Some(pages)
+}
+
+/// PDF text layer, with OCR for the pages that have none (a wholly scanned PDF is OCRed
+/// throughout). Encrypted, corrupt and unsupported PDFs are refused with the reason.
+pub fn pdf_with_ocr(bytes: &[u8], cfg: &ocr::OcrConfig) -> Result<TextDocument, String> {
+    match pdf::parse_pdf(bytes) {
+        Ok(doc) => {
+            let Some(missing) = doc.meta("pages_without_text").map(str::to_string) else {
+                return Ok(doc);
+            };
+            let pages: Vec<usize> = missing
+                .split(',')
+                .filter_map(|p| p.trim().parse().ok())
+                .collect();
+            let ocred = ocr::ocr_pdf(bytes, Some(&pages), cfg).map_err(|e| e.to_string())?;
+            // Rebuild the blocks in page order with the OCRed pages in place.
+            let mut blocks: Vec<(BlockKind, u32, String)> = doc
+                .blocks
+                .iter()
+                .map(|b| (b.kind, b.page, doc.block_text(b).to_string()))
+                .collect();
+            for (page, p) in ocred {
+                for para in p.text.split("\n\n").filter(|t| !t.trim().is_empty()) {
+                    blocks.push((BlockKind::Paragraph, page as u32, para.to_string()));
+                }
+            }
+            blocks.sort_by_key(|b| b.1);
+            let mut metadata: Vec<(String, String)> = doc
+                .metadata
+                .into_iter()
+                .filter(|(k, _)| k != "pages_without_text")
+                .collect();
+            metadata.push(("ocr_pages".into(), missing));
+            Ok(TextDocument::from_blocks(blocks, metadata, doc.pages))
+        }
+        Err(pdf::PdfError::NoText) => {
+            ocr::pdf_document(bytes, cfg).map_err(|e| format!("no text layer, and OCR failed: {e}"))
+        }
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// Identity and metadata of a text document. A decision whose court, number and year are
+/// known gets its canonical id (the one citations to it resolve to); anything else is
+/// identified by its source.
+fn text_document(
+    doc_type: DocType,
+    format: Format,
+    source: &str,
+    bytes: &[u8],
+    mut doc: TextDocument,
+) -> Document {
+    let mut metadata = std::mem::take(&mut doc.metadata);
+    let set = |metadata: &mut Vec<(String, String)>, k: &str, v: Option<String>| {
+        if let Some(v) = v.filter(|v| !v.trim().is_empty()) {
+            if !metadata.iter().any(|(key, _)| key == k) {
+                metadata.push((k.to_string(), v));
+            }
+        }
+    };
+    if doc_type == DocType::Jurisprudence {
+        let m = crate::chunk::section::sections(&doc).1;
+        set(&mut metadata, "court", m.court);
+        set(&mut metadata, "section", m.section);
+        set(&mut metadata, "kind", m.kind.map(|k| k.to_lowercase()));
+        set(&mut metadata, "number", m.number);
+        set(&mut metadata, "year", m.year);
+        set(&mut metadata, "date", m.date);
+        set(&mut metadata, "ecli", m.ecli);
+        if !m.judges.is_empty() {
+            set(&mut metadata, "judges", Some(m.judges.join("; ")));
+        }
+    }
+    set(&mut metadata, "format", Some(format.as_str().to_string()));
+    let get = |k: &str| {
+        metadata
+            .iter()
+            .find(|(key, _)| key == k)
+            .map(|(_, v)| v.clone())
+    };
+    let decision = match (
+        get("court").and_then(|c| crate::enrich::decisions::court_code(&c)),
+        get("number"),
+        get("year"),
+    ) {
+        (Some(court), Some(number), Some(year)) if doc_type == DocType::Jurisprudence => {
+            let area = get("area").and_then(|a| match a.to_lowercase().as_str() {
+                "civile" | "civ" => Some("civ"),
+                "penale" | "pen" => Some("pen"),
+                _ => None,
+            });
+            Some((
+                crate::enrich::decisions::decision_id(court, area, &number, &year),
+                court,
+                area,
+                number,
+                year,
+            ))
+        }
+        _ => None,
+    };
+    let id = decision
+        .as_ref()
+        .map(|d| d.0.clone())
+        .unwrap_or_else(|| format!("source:{source}"));
+    let title = get("title").or_else(|| {
+        decision.as_ref().map(|(_, court, area, number, year)| {
+            let court = match (*court, *area) {
+                ("cass", Some("civ")) => "Cass. civ.".to_string(),
+                ("cass", Some("pen")) => "Cass. pen.".to_string(),
+                ("cass", None) => "Cass.".to_string(),
+                ("cost", _) => "Corte cost.".to_string(),
+                (other, _) => other.to_string(),
+            };
+            let section = get("section").map(|s| format!(" {s}")).unwrap_or_default();
+            let kind = get("kind").map(|k| format!(" {k}")).unwrap_or_default();
+            format!("{court}{section}{kind} n. {number}/{year}")
+        })
+    });
+    let title = title.or_else(|| {
+        std::path::Path::new(source)
+            .file_stem()
+            .map(|s| s.to_string_lossy().to_string())
+    });
+    if let Some((id, court, _, number, year)) = &decision {
+        set(&mut metadata, "decision_id", Some(id.clone()));
+        set(
+            &mut metadata,
+            "decision_key",
+            Some(crate::enrich::decisions::decision_key(court, number, year)),
+        );
+    }
+    Document {
+        info: DocumentInfo {
+            id,
+            source: source.to_string(),
+            doc_type,
+            content_hash: sha256_hex(bytes),
+            bytes: bytes.len() as u64,
+            title,
+            meta: NormMeta::default(),
+            metadata,
+            text: Some(doc.text.clone()),
+        },
+        body: DocumentBody::Text(doc),
     }
 }
 
@@ -154,6 +487,8 @@ fn norm_document(source: &str, bytes: &[u8], doc: akn::AknDocument) -> Document 
             bytes: bytes.len() as u64,
             title,
             meta,
+            metadata: Vec::new(),
+            text: None,
         },
         body: DocumentBody::Akn(doc),
     }

@@ -140,6 +140,14 @@ pub fn clean_pages(pages: &[String]) -> Vec<String> {
 /// A paragraph that runs over a page break is one block, on the page where it starts.
 pub fn parse_pdf(bytes: &[u8]) -> Result<TextDocument, PdfError> {
     let raw = extract_pages(bytes)?;
+    document_from_pages(&raw)
+}
+
+/// [`parse_pdf`] after extraction: clean raw page texts (stamps, running headers, watermarks,
+/// hyphenation) into paragraph blocks with the stamp's metadata. Also used for decisions that
+/// arrive as text already extracted from a PDF, page by page.
+pub fn document_from_pages(raw: &[String]) -> Result<TextDocument, PdfError> {
+    let raw = raw.to_vec();
     let mut metadata = stamp_metadata(&raw);
     let cleaned = clean_pages(&raw);
     let empty: Vec<String> = cleaned

@@ -13,6 +13,18 @@ pub struct TextDocument {
     pub metadata: Vec<(String, String)>,
     /// Number of pages when the source has pages (PDF), else 0.
     pub pages: u32,
+    /// Parts the source itself labels (an Akoma Ntoso judgment's introduction, background,
+    /// motivation, decision), in order; empty when parts must be found from the text.
+    pub parts: Vec<Part>,
+}
+
+/// A span of the text that the source marks up as one part of the document.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Part {
+    /// The source's name for it (`header`, `introduction`, `background`, `motivation`, ...).
+    pub name: String,
+    pub start: usize,
+    pub end: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -67,6 +79,23 @@ impl TextDocument {
             blocks: out,
             metadata,
             pages,
+            parts: Vec::new(),
+        }
+    }
+
+    /// The first metadata value under `key`.
+    pub fn meta(&self, key: &str) -> Option<&str> {
+        self.metadata
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// 1-based page of a byte offset (0 when the source has no pages).
+    pub fn page_at(&self, offset: usize) -> u32 {
+        match self.blocks.partition_point(|b| b.start <= offset) {
+            0 => self.blocks.first().map_or(0, |b| b.page),
+            i => self.blocks[i - 1].page,
         }
     }
 

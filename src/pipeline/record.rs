@@ -8,6 +8,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use crate::parse::akn::{AknDocument, RefMark};
+use crate::parse::textdoc::TextDocument;
 
 /// The kind of legal document a run ingests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -114,6 +115,21 @@ pub struct DocumentInfo {
     pub bytes: u64,
     pub title: Option<String>,
     pub meta: NormMeta,
+    /// What the parser could tell about a non-norm document (author, date, court, number,
+    /// kind, ecli, format, ...), as (key, value) pairs in a stable order.
+    pub metadata: Vec<(String, String)>,
+    /// The extracted text of a text document; chunk spans index into it. `None` for norms.
+    pub text: Option<String>,
+}
+
+impl DocumentInfo {
+    /// The first metadata value under `key`.
+    pub fn meta_value(&self, key: &str) -> Option<&str> {
+        self.metadata
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
 }
 
 /// Akoma Ntoso identification of a norm (all optional: foreign or partial exports lack some).
@@ -141,8 +157,13 @@ pub struct Document {
 
 /// What the parser extracted; one variant per input family.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[allow(clippy::large_enum_variant)] // one per document, moved through channels: boxing buys nothing
 pub enum DocumentBody {
+    /// An Akoma Ntoso act (norms): articles or sections.
     Akn(AknDocument),
+    /// Everything else (PDF, OCR, HTML, DOCX, Markdown, plain text, AKN judgments): text blocks
+    /// with pages and offsets.
+    Text(TextDocument),
 }
 
 /// One retrieval unit with its provenance.
@@ -174,6 +195,23 @@ pub struct Chunk {
     pub amendments: Vec<String>,
     pub repealed: bool,
     pub attachment: Option<String>,
+    /// Part of a decision the chunk belongs to (`header`, `facts`, `reasoning`, `operative`);
+    /// for doctrine, `None`.
+    pub section: Option<String>,
+    /// Where the chunk's text lies in the extracted text, for pinpoint citation; `None` for
+    /// norms (their chunks are addressed by eId).
+    pub span: Option<TextSpan>,
+}
+
+/// Position of a chunk in its document's extracted text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TextSpan {
+    /// Character (Unicode scalar) offsets into the extracted text, end exclusive.
+    pub char_start: u32,
+    pub char_end: u32,
+    /// 1-based first and last page (0 when the source has no pages).
+    pub page_start: u32,
+    pub page_end: u32,
 }
 
 /// Output of the chunk stage.
@@ -219,6 +257,10 @@ pub struct Reference {
     pub note: Option<u32>,
     /// The act or article was resolved from context ("art. 5 del presente decreto").
     pub relative: bool,
+    /// For a reference to a court decision: its canonical id (`it:cass:civ:2020;12345`) and
+    /// its key without the civil/criminal area (`it:cass:2020;12345`); `None` for norms.
+    pub decision_id: Option<String>,
+    pub decision_key: Option<String>,
 }
 
 /// Output of the enrich stage.
@@ -229,6 +271,50 @@ pub struct EnrichedDocument {
     pub model_id: String,
     pub vectors: Vec<Vec<f32>>,
     pub references: Vec<Reference>,
+    /// Named entities found in the chunks.
+    pub entities: Vec<ChunkEntity>,
+    /// Concepts of the vocabulary each chunk mentions.
+    pub concepts: Vec<ChunkConcept>,
+}
+
+impl EnrichedDocument {
+    /// Concept ids a chunk is linked to, in order.
+    pub fn concept_ids(&self, chunk_id: &str) -> Vec<String> {
+        self.concepts
+            .iter()
+            .filter(|c| c.chunk_id == chunk_id)
+            .map(|c| c.concept_id.clone())
+            .collect()
+    }
+}
+
+/// A named entity in a chunk.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChunkEntity {
+    pub chunk_id: String,
+    /// `court`, `organization`, `person`, `date`, `place`, `money`.
+    pub kind: String,
+    pub text: String,
+    /// Byte span in the chunk text.
+    pub start: u32,
+    pub end: u32,
+    /// ISO date, amount with currency, canonical name, court code, ...
+    pub normalized: Option<String>,
+}
+
+impl ChunkEntity {
+    /// People's names are personal data.
+    pub fn is_person(&self) -> bool {
+        self.kind == "person"
+    }
+}
+
+/// A chunk mentions a concept of the vocabulary.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChunkConcept {
+    pub chunk_id: String,
+    pub concept_id: String,
+    pub label: String,
 }
 
 #[cfg(test)]

@@ -14,7 +14,7 @@ use tokio::sync::{mpsc, watch};
 use super::error::{Classify, ErrorClass, StageFailure};
 use super::progress::Progress;
 use super::record::{ChunkedDocument, Document, EmbeddedDocument, EnrichedDocument, Stage};
-use crate::chunk::article::ArticleChunker;
+use crate::chunk::Chunker;
 use crate::embed::Embedder;
 use crate::fetch::{Fetcher, Source};
 use crate::store::jobs::{Claim, JobStore};
@@ -71,7 +71,9 @@ pub struct Services {
     pub vectors: Arc<dyn VectorStore>,
     pub embedder: Arc<dyn Embedder>,
     pub fetcher: Fetcher,
-    pub chunker: ArticleChunker,
+    pub chunker: Chunker,
+    pub parse: crate::parse::ParseOptions,
+    pub enricher: crate::enrich::Enricher,
 }
 
 /// What happened to one document in this run.
@@ -458,14 +460,13 @@ async fn fetch_and_parse(ctx: &Ctx, claim: &Claim) -> Result<(Document, Vec<u8>)
     let doc_type = claim.doc_type;
     let key = claim.source.clone();
     let panic = ctx.cfg.fault == Some(Fault::ParsePanic);
+    let opts = ctx.svc.parse.clone();
     tokio::task::spawn_blocking(move || {
-        let parsed = if panic {
-            crate::parse::parse_with(doc_type, &key, &bytes, |_| {
+        let parsed = crate::parse::parse_with(doc_type, &key, &bytes, &opts, |_| {
+            if panic {
                 panic!("injected parser panic (INGEST_FAULT=parse-panic)")
-            })
-        } else {
-            crate::parse::parse(doc_type, &key, &bytes)
-        };
+            }
+        });
         let doc = parsed.map_err(|e| StageFailure::from_error(&e))?;
         let encoded = bincode::serialize(&doc)
             .map_err(|e| StageFailure::new(ErrorClass::Fatal, format!("encode checkpoint: {e}")))?;
@@ -485,7 +486,8 @@ async fn chunk_stage(
         let embedder = ctx.svc.embedder.clone();
         let result = tokio::task::spawn_blocking(move || {
             let count = |t: &str| embedder.count_tokens(t);
-            chunker.chunk(item, &count)
+            let mut embed = |texts: &[&str]| embedder.embed(texts).map_err(|e| e.to_string());
+            chunker.chunk(item, &count, &mut embed)
         })
         .await;
         let chunked = match result {
@@ -717,15 +719,18 @@ async fn enrich_stage(
     tx: mpsc::Sender<Env<EnrichedDocument>>,
 ) {
     while let Some(Env { claim, item }) = rx.recv().await {
-        let enriched = match tokio::task::spawn_blocking(move || crate::enrich::enrich(item)).await
-        {
-            Ok(e) => e,
-            Err(e) => {
-                let f = StageFailure::new(ErrorClass::Rejected, format!("enricher crashed: {e}"));
-                ctx.fail(&claim, Stage::Enrich, f).await;
-                continue;
-            }
-        };
+        let enricher = ctx.svc.enricher.clone();
+        let enriched =
+            match tokio::task::spawn_blocking(move || crate::enrich::enrich(item, &enricher)).await
+            {
+                Ok(e) => e,
+                Err(e) => {
+                    let f =
+                        StageFailure::new(ErrorClass::Rejected, format!("enricher crashed: {e}"));
+                    ctx.fail(&claim, Stage::Enrich, f).await;
+                    continue;
+                }
+            };
         if !ctx
             .checkpoint(
                 &claim,

@@ -32,6 +32,8 @@ pub struct StoredPoint {
 pub struct EdgeVectors {
     root: PathBuf,
     shards: Mutex<HashMap<String, Arc<Mutex<EdgeShard>>>>,
+    /// People's names go to the payload only when the pipeline allows it.
+    persons_in_payload: bool,
 }
 
 impl EdgeVectors {
@@ -39,7 +41,14 @@ impl EdgeVectors {
         Self {
             root: root.to_path_buf(),
             shards: Mutex::new(HashMap::new()),
+            persons_in_payload: false,
         }
+    }
+
+    /// Allow people's names (personal data) in the payload's entities.
+    pub fn with_persons_in_payload(mut self, allow: bool) -> Self {
+        self.persons_in_payload = allow;
+        self
     }
 
     fn shard_dir(&self, model_id: &str) -> PathBuf {
@@ -101,7 +110,15 @@ impl EdgeVectors {
                 )
                 .build();
             let shard = EdgeShard::new(&dir, config).map_err(|e| open_err(e.to_string()))?;
-            for field in ["document_id", "doc_type", "model_id"] {
+            for field in [
+                "document_id",
+                "doc_type",
+                "model_id",
+                "section",
+                "related_concept_ids",
+                "referenced_norm_ids",
+                "referenced_decision_ids",
+            ] {
                 shard
                     .update(UpdateOperation::FieldIndexOperation(
                         FieldIndexOperations::CreateIndex(CreateIndex {
@@ -225,16 +242,37 @@ impl EdgeVectors {
             .iter()
             .zip(&doc.vectors)
             .map(|(c, v)| {
+                let entities: Vec<Value> = doc
+                    .entities
+                    .iter()
+                    .filter(|e| e.chunk_id == c.id && (self.persons_in_payload || !e.is_person()))
+                    .map(|e| json!({ "kind": e.kind, "text": e.text, "normalized": e.normalized }))
+                    .collect();
+                let span = c.span;
                 let payload = json!({
                     "chunk_id": c.id,
                     "document_id": c.document_id,
                     "doc_type": doc.info.doc_type.as_str(),
+                    "title": doc.info.title,
                     "eid": c.eid,
                     "part": c.part,
                     "heading": c.heading,
                     "num": c.num,
                     "ordinal": c.ordinal,
                     "model_id": doc.model_id,
+                    "section": c.section,
+                    "page_start": span.map(|s| s.page_start),
+                    "page_end": span.map(|s| s.page_end),
+                    "char_start": span.map(|s| s.char_start),
+                    "char_end": span.map(|s| s.char_end),
+                    "court": doc.info.meta_value("court"),
+                    "decision_number": doc.info.meta_value("number"),
+                    "decision_year": doc.info.meta_value("year"),
+                    "decision_kind": doc.info.meta_value("kind"),
+                    "related_concept_ids": doc.concept_ids(&c.id),
+                    "referenced_norm_ids": crate::enrich::referenced_norm_ids(&c.id, &doc.references),
+                    "referenced_decision_ids": crate::enrich::referenced_decision_ids(&c.id, &doc.references),
+                    "entities": entities,
                 });
                 let Value::Object(map) = payload else {
                     unreachable!("json! object")

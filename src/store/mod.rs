@@ -86,6 +86,17 @@ pub trait RelationalStore: Send + Sync {
         &self,
         document_id: &str,
     ) -> Result<Option<(DocumentInfo, Vec<Chunk>)>, StoreError>;
+    /// A stored document's named entities and concept links.
+    async fn load_annotations(
+        &self,
+        document_id: &str,
+    ) -> Result<
+        (
+            Vec<crate::pipeline::record::ChunkEntity>,
+            Vec<crate::pipeline::record::ChunkConcept>,
+        ),
+        StoreError,
+    >;
     /// Record that a document's vectors now come from `model_id`, with chunk token counts
     /// under that model.
     async fn set_model(

@@ -12,7 +12,9 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{Row, SqlitePool};
 
 use super::{point_id, GraphStore, RelationalStore, StoreError};
-use crate::pipeline::record::{Chunk, DocType, DocumentInfo, EnrichedDocument};
+use crate::pipeline::record::{
+    Chunk, ChunkConcept, ChunkEntity, DocType, DocumentInfo, EnrichedDocument, TextSpan,
+};
 
 /// Connections in the pool: SQLite has one writer; a few readers serve `status`.
 const POOL_SIZE: u32 = 4;
@@ -23,6 +25,7 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("migrations/sqlite/0001_init.sql")),
     (2, include_str!("migrations/sqlite/0002_citations.sql")),
+    (3, include_str!("migrations/sqlite/0003_text_documents.sql")),
 ];
 
 #[derive(Clone)]
@@ -141,12 +144,13 @@ impl RelationalStore for Sqlite {
         let info = &doc.info;
         let mut tx = write_tx(&self.pool).await?;
         sqlx::query(
-            "INSERT INTO documents (id, source, doc_type, title, content_hash, bytes, meta, chunk_count, model_id, updated_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            "INSERT INTO documents (id, source, doc_type, title, content_hash, bytes, meta, chunk_count, model_id, updated_at,
+               metadata, text)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
              ON CONFLICT(id) DO UPDATE SET source = excluded.source, doc_type = excluded.doc_type,
                title = excluded.title, content_hash = excluded.content_hash, bytes = excluded.bytes,
                meta = excluded.meta, chunk_count = excluded.chunk_count, model_id = excluded.model_id,
-               updated_at = excluded.updated_at",
+               updated_at = excluded.updated_at, metadata = excluded.metadata, text = excluded.text",
         )
         .bind(&info.id)
         .bind(&info.source)
@@ -158,6 +162,8 @@ impl RelationalStore for Sqlite {
         .bind(doc.chunks.len() as i64)
         .bind(&doc.model_id)
         .bind(now_ms())
+        .bind(to_json(&info.metadata))
+        .bind(&info.text)
         .execute(&mut *tx)
         .await?;
         let ids: Vec<&str> = doc.chunks.iter().map(|c| c.id.as_str()).collect();
@@ -172,15 +178,20 @@ impl RelationalStore for Sqlite {
             sqlx::query(
                 "INSERT INTO chunks (id, document_id, ordinal, eid, part, parts, unit_kind, num, heading, path,
                    text, embed_text, tokens, refs, notes, amendments, repealed, attachment, point_id, model_id,
-                   referenced_norm_ids)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                   referenced_norm_ids, section, char_start, char_end, page_start, page_end,
+                   related_concept_ids, referenced_decision_ids)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                  ON CONFLICT(id) DO UPDATE SET document_id = excluded.document_id, ordinal = excluded.ordinal,
                    eid = excluded.eid, part = excluded.part, parts = excluded.parts, unit_kind = excluded.unit_kind,
                    num = excluded.num, heading = excluded.heading, path = excluded.path, text = excluded.text,
                    embed_text = excluded.embed_text, tokens = excluded.tokens, refs = excluded.refs,
                    notes = excluded.notes, amendments = excluded.amendments, repealed = excluded.repealed,
                    attachment = excluded.attachment, point_id = excluded.point_id, model_id = excluded.model_id,
-                   referenced_norm_ids = excluded.referenced_norm_ids",
+                   referenced_norm_ids = excluded.referenced_norm_ids, section = excluded.section,
+                   char_start = excluded.char_start, char_end = excluded.char_end,
+                   page_start = excluded.page_start, page_end = excluded.page_end,
+                   related_concept_ids = excluded.related_concept_ids,
+                   referenced_decision_ids = excluded.referenced_decision_ids",
             )
             .bind(&c.id)
             .bind(&c.document_id)
@@ -203,6 +214,53 @@ impl RelationalStore for Sqlite {
             .bind(point_id(&c.id).to_string())
             .bind(&doc.model_id)
             .bind(to_json(&crate::enrich::referenced_norm_ids(&c.id, &doc.references)))
+            .bind(&c.section)
+            .bind(c.span.map(|s| s.char_start as i64))
+            .bind(c.span.map(|s| s.char_end as i64))
+            .bind(c.span.map(|s| s.page_start as i64))
+            .bind(c.span.map(|s| s.page_end as i64))
+            .bind(to_json(&doc.concept_ids(&c.id)))
+            .bind(to_json(&crate::enrich::referenced_decision_ids(&c.id, &doc.references)))
+            .execute(&mut *tx)
+            .await?;
+        }
+        for table in ["entities", "chunk_concepts"] {
+            sqlx::query(&format!("DELETE FROM {table} WHERE document_id = ?"))
+                .bind(&info.id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        for (seq, e) in doc.entities.iter().enumerate() {
+            sqlx::query(
+                "INSERT INTO entities (chunk_id, document_id, seq, kind, text, start_byte, end_byte, normalized)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(&e.chunk_id)
+            .bind(&info.id)
+            .bind(seq as i64)
+            .bind(&e.kind)
+            .bind(&e.text)
+            .bind(e.start as i64)
+            .bind(e.end as i64)
+            .bind(&e.normalized)
+            .execute(&mut *tx)
+            .await?;
+        }
+        for c in &doc.concepts {
+            sqlx::query(
+                "INSERT INTO concepts (id, label) VALUES (?, ?) ON CONFLICT(id) DO UPDATE SET label = excluded.label",
+            )
+            .bind(&c.concept_id)
+            .bind(&c.label)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query(
+                "INSERT INTO chunk_concepts (chunk_id, concept_id, document_id) VALUES (?, ?, ?)
+                 ON CONFLICT(chunk_id, concept_id) DO NOTHING",
+            )
+            .bind(&c.chunk_id)
+            .bind(&c.concept_id)
+            .bind(&info.id)
             .execute(&mut *tx)
             .await?;
         }
@@ -213,8 +271,8 @@ impl RelationalStore for Sqlite {
         for (seq, r) in doc.references.iter().enumerate() {
             sqlx::query(
                 "INSERT INTO citations (chunk_id, document_id, seq, origin, norm_id, act_id, article_id, act_dated,
-                   target_raw, text, start_byte, end_byte, note, relative)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                   target_raw, text, start_byte, end_byte, note, relative, decision_id, decision_key)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             )
             .bind(&r.chunk_id)
             .bind(&info.id)
@@ -230,6 +288,8 @@ impl RelationalStore for Sqlite {
             .bind(r.end as i64)
             .bind(r.note.map(|n| n as i64))
             .bind(r.relative)
+            .bind(&r.decision_id)
+            .bind(&r.decision_key)
             .execute(&mut *tx)
             .await?;
         }
@@ -258,7 +318,7 @@ impl RelationalStore for Sqlite {
         document_id: &str,
     ) -> Result<Option<(DocumentInfo, Vec<Chunk>)>, StoreError> {
         let Some(d) = sqlx::query(
-            "SELECT id, source, doc_type, title, content_hash, bytes, meta FROM documents WHERE id = ?",
+            "SELECT id, source, doc_type, title, content_hash, bytes, meta, metadata, text FROM documents WHERE id = ?",
         )
         .bind(document_id)
         .fetch_optional(&self.pool)
@@ -279,10 +339,14 @@ impl RelationalStore for Sqlite {
             bytes: d.get::<i64, _>("bytes") as u64,
             title: d.get("title"),
             meta: serde_json::from_str(&meta).map_err(|e| bad("meta", e.to_string()))?,
+            metadata: serde_json::from_str(&d.get::<String, _>("metadata"))
+                .map_err(|e| bad("metadata", e.to_string()))?,
+            text: d.get("text"),
         };
         let rows = sqlx::query(
             "SELECT id, document_id, ordinal, eid, part, parts, unit_kind, num, heading, path, text,
-               embed_text, tokens, refs, notes, amendments, repealed, attachment
+               embed_text, tokens, refs, notes, amendments, repealed, attachment, section,
+               char_start, char_end, page_start, page_end
              FROM chunks WHERE document_id = ? ORDER BY ordinal",
         )
         .bind(document_id)
@@ -316,9 +380,63 @@ impl RelationalStore for Sqlite {
                 amendments: from("amendments")?,
                 repealed: r.get("repealed"),
                 attachment: r.get("attachment"),
+                section: r.get("section"),
+                span: match (
+                    r.get::<Option<i64>, _>("char_start"),
+                    r.get::<Option<i64>, _>("char_end"),
+                    r.get::<Option<i64>, _>("page_start"),
+                    r.get::<Option<i64>, _>("page_end"),
+                ) {
+                    (Some(cs), Some(ce), Some(ps), Some(pe)) => Some(TextSpan {
+                        char_start: cs as u32,
+                        char_end: ce as u32,
+                        page_start: ps as u32,
+                        page_end: pe as u32,
+                    }),
+                    _ => None,
+                },
             });
         }
         Ok(Some((info, chunks)))
+    }
+
+    async fn load_annotations(
+        &self,
+        document_id: &str,
+    ) -> Result<(Vec<ChunkEntity>, Vec<ChunkConcept>), StoreError> {
+        let entities = sqlx::query(
+            "SELECT chunk_id, kind, text, start_byte, end_byte, normalized FROM entities
+             WHERE document_id = ? ORDER BY seq",
+        )
+        .bind(document_id)
+        .fetch_all(&self.pool)
+        .await?
+        .into_iter()
+        .map(|r| ChunkEntity {
+            chunk_id: r.get("chunk_id"),
+            kind: r.get("kind"),
+            text: r.get("text"),
+            start: r.get::<i64, _>("start_byte") as u32,
+            end: r.get::<i64, _>("end_byte") as u32,
+            normalized: r.get("normalized"),
+        })
+        .collect();
+        let concepts = sqlx::query(
+            "SELECT cc.chunk_id, cc.concept_id, c.label FROM chunk_concepts cc
+             JOIN concepts c ON c.id = cc.concept_id JOIN chunks ch ON ch.id = cc.chunk_id
+             WHERE cc.document_id = ? ORDER BY ch.ordinal, cc.rowid",
+        )
+        .bind(document_id)
+        .fetch_all(&self.pool)
+        .await?
+        .into_iter()
+        .map(|r| ChunkConcept {
+            chunk_id: r.get("chunk_id"),
+            concept_id: r.get("concept_id"),
+            label: r.get("label"),
+        })
+        .collect();
+        Ok((entities, concepts))
     }
 
     async fn set_model(
@@ -425,7 +543,8 @@ impl GraphStore for Sqlite {
                 &cn,
                 "Chunk",
                 Some(&info.id),
-                json!({ "id": c.id, "eid": c.eid, "part": c.part, "num": c.num, "heading": c.heading, "ordinal": c.ordinal }),
+                json!({ "id": c.id, "eid": c.eid, "part": c.part, "num": c.num, "heading": c.heading,
+                        "ordinal": c.ordinal, "section": c.section }),
             )
             .await?;
             insert_edge(
@@ -447,7 +566,90 @@ impl GraphStore for Sqlite {
             }
             prev = Some(cn);
         }
+        // A decision is the expression of its Decision node, keyed like citations to it.
+        if let Some(key) = info.meta_value("decision_key") {
+            let dn = node_id("Decision", key);
+            upsert_node(
+                &mut tx,
+                &dn,
+                "Decision",
+                None,
+                json!({ "key": key, "id": info.meta_value("decision_id"),
+                        "court": info.meta_value("court"), "number": info.meta_value("number"),
+                        "year": info.meta_value("year"), "kind": info.meta_value("kind") }),
+            )
+            .await?;
+            insert_edge(
+                &mut tx,
+                &doc_node,
+                "EXPRESSION_OF",
+                &dn,
+                "",
+                &info.id,
+                json!({}),
+            )
+            .await?;
+        }
+        for c in &doc.concepts {
+            let n = node_id("Concept", &c.concept_id);
+            upsert_node(
+                &mut tx,
+                &n,
+                "Concept",
+                None,
+                json!({ "id": c.concept_id, "label": c.label }),
+            )
+            .await?;
+            insert_edge(
+                &mut tx,
+                &node_id("Chunk", &c.chunk_id),
+                "ABOUT",
+                &n,
+                "",
+                &info.id,
+                json!({}),
+            )
+            .await?;
+        }
+        // Courts, bodies and places become shared nodes; people (personal data), dates and
+        // amounts stay in the relational store only.
+        for e in &doc.entities {
+            let label = match e.kind.as_str() {
+                "court" => "Court",
+                "organization" => "Organization",
+                "place" => "Place",
+                _ => continue,
+            };
+            let name = e.normalized.as_deref().unwrap_or(&e.text);
+            let n = node_id(label, name);
+            upsert_node(&mut tx, &n, label, None, json!({ "name": name })).await?;
+            insert_edge(
+                &mut tx,
+                &node_id("Chunk", &e.chunk_id),
+                "MENTIONS",
+                &n,
+                "",
+                &info.id,
+                json!({}),
+            )
+            .await?;
+        }
         for (seq, r) in doc.references.iter().enumerate() {
+            if let Some(key) = &r.decision_key {
+                let dn = node_id("Decision", key);
+                upsert_node(&mut tx, &dn, "Decision", None, json!({ "key": key })).await?;
+                insert_edge(
+                    &mut tx,
+                    &node_id("Chunk", &r.chunk_id),
+                    "CITES",
+                    &dn,
+                    &seq.to_string(),
+                    &info.id,
+                    json!({ "text": r.text, "decision_id": r.decision_id, "origin": r.origin, "start": r.start, "end": r.end }),
+                )
+                .await?;
+                continue;
+            }
             let (Some(norm_id), Some(cited_act)) = (&r.norm_id, &r.act_id) else {
                 continue;
             };

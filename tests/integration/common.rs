@@ -47,9 +47,20 @@ fn to_run(out: Output) -> Run {
 
 /// `ingest --type norm LIST --json` with the data dir and optional extra env.
 pub fn ingest(data: &Path, list: &Path, env: &[(&str, &str)], extra: &[&str]) -> Run {
+    ingest_type("norm", data, list, env, extra)
+}
+
+/// `ingest --type TYPE LIST --json` with the data dir and optional extra env.
+pub fn ingest_type(
+    doc_type: &str,
+    data: &Path,
+    list: &Path,
+    env: &[(&str, &str)],
+    extra: &[&str],
+) -> Run {
     let mut cmd = Command::new(BIN);
     cmd.arg("--type")
-        .arg("norm")
+        .arg(doc_type)
         .arg(list)
         .arg("--data-dir")
         .arg(data)

@@ -8,3 +8,4 @@ mod faults;
 mod memory;
 mod norms;
 mod parity;
+mod texts;
