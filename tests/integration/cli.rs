@@ -3,30 +3,47 @@
 use crate::common::*;
 
 #[test]
-fn other_types_are_refused_clearly_until_their_pipeline_exists() {
+fn an_act_given_as_another_type_is_rejected_with_the_right_type_named() {
     let tmp = tempfile::tempdir().unwrap();
-    let l = list(
-        tmp.path(),
-        "l.txt",
-        &[fixture_line("norm/it_normattiva_legge_56_2007.xml")],
-    );
+    let act = fixture_line("norm/it_normattiva_legge_56_2007.xml");
+    let l = list(tmp.path(), "l.txt", std::slice::from_ref(&act));
     for t in ["jurisprudence", "doctrine"] {
+        let data = tmp.path().join(t);
         let r = run_args(&[
             "--type",
             t,
             l.to_str().unwrap(),
             "--data-dir",
-            tmp.path().to_str().unwrap(),
+            data.to_str().unwrap(),
+            "--no-progress",
         ]);
-        assert_eq!(r.code, 1, "{t}: {}", r.stderr);
-        assert!(
-            r.stderr
-                .contains(&format!("--type {t} is not available yet")),
-            "{}",
-            r.stderr
-        );
-        assert_eq!(r.stderr.trim().lines().count(), 1, "one line: {}", r.stderr);
+        assert_eq!(r.code, 2, "{t}: {}", r.stderr);
+        let line = r
+            .stderr
+            .lines()
+            .find(|l| l.starts_with("rejected: "))
+            .unwrap_or_else(|| panic!("{t}: {}", r.stderr));
+        assert!(line.contains(&act), "{line}");
+        assert!(line.contains("ingest acts with --type norm"), "{line}");
     }
+    // A pipeline file for another type is refused before anything runs.
+    let pipeline = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines/doctrine.toml");
+    let r = run_args(&[
+        "--type",
+        "jurisprudence",
+        l.to_str().unwrap(),
+        "--pipeline",
+        pipeline.to_str().unwrap(),
+        "--data-dir",
+        tmp.path().join("x").to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("pipeline file is for type doctrine"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(r.stderr.trim().lines().count(), 1, "one line: {}", r.stderr);
     let r = run_args(&["--type", "statute", l.to_str().unwrap()]);
     assert_eq!(r.code, 1);
     assert!(

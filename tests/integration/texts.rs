@@ -430,7 +430,7 @@ pub fn joined_passages() -> (String, String, String) {
         let end = rest.find("\n\n").unwrap_or(rest.len());
         rest[..end].split_whitespace().collect::<Vec<_>>().join(" ")
     };
-    let a = strip_footnotes(&para(&md, "Un primo problema"));
+    let a = strip_footnotes(&para(&md, "Il giudice è *peritus"));
     let b = para(&txt, "In punto di fatto");
     // About a thousand characters of the decision, ending at a sentence end.
     let cut = b[..b.len().min(1000)]
