@@ -13,7 +13,7 @@ use qdrant_edge::{
     PointInsertOperations, PointOperations, PointStructPersisted, QueryEnum, SearchRequest,
     UpdateOperation, VectorStructInternal, VectorStructPersisted, WithPayloadInterface, WithVector,
 };
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::{point_id, Hit, StoreError, VectorStore};
 use crate::pipeline::record::EnrichedDocument;
@@ -242,38 +242,7 @@ impl EdgeVectors {
             .iter()
             .zip(&doc.vectors)
             .map(|(c, v)| {
-                let entities: Vec<Value> = doc
-                    .entities
-                    .iter()
-                    .filter(|e| e.chunk_id == c.id && (self.persons_in_payload || !e.is_person()))
-                    .map(|e| json!({ "kind": e.kind, "text": e.text, "normalized": e.normalized }))
-                    .collect();
-                let span = c.span;
-                let payload = json!({
-                    "chunk_id": c.id,
-                    "document_id": c.document_id,
-                    "doc_type": doc.info.doc_type.as_str(),
-                    "title": doc.info.title,
-                    "eid": c.eid,
-                    "part": c.part,
-                    "heading": c.heading,
-                    "num": c.num,
-                    "ordinal": c.ordinal,
-                    "model_id": doc.model_id,
-                    "section": c.section,
-                    "page_start": span.map(|s| s.page_start),
-                    "page_end": span.map(|s| s.page_end),
-                    "char_start": span.map(|s| s.char_start),
-                    "char_end": span.map(|s| s.char_end),
-                    "court": doc.info.meta_value("court"),
-                    "decision_number": doc.info.meta_value("number"),
-                    "decision_year": doc.info.meta_value("year"),
-                    "decision_kind": doc.info.meta_value("kind"),
-                    "related_concept_ids": doc.concept_ids(&c.id),
-                    "referenced_norm_ids": crate::enrich::referenced_norm_ids(&c.id, &doc.references),
-                    "referenced_decision_ids": crate::enrich::referenced_decision_ids(&c.id, &doc.references),
-                    "entities": entities,
-                });
+                let payload = super::plan::chunk_payload(doc, c, self.persons_in_payload);
                 let Value::Object(map) = payload else {
                     unreachable!("json! object")
                 };

@@ -5,6 +5,7 @@
 
 pub mod edge;
 pub mod jobs;
+pub mod plan;
 pub mod sqlite;
 
 use async_trait::async_trait;

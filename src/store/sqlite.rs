@@ -7,7 +7,6 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use serde_json::json;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, SqlitePool};
 
@@ -488,7 +487,7 @@ pub fn node_id(label: &str, key: &str) -> String {
 impl GraphStore for Sqlite {
     async fn upsert_document(&self, doc: &EnrichedDocument) -> Result<(), StoreError> {
         let info = &doc.info;
-        let doc_node = node_id("Document", &info.id);
+        let plan = crate::store::plan::graph_plan(doc);
         let mut tx = write_tx(&self.pool).await?;
         // Replace what this document owned: its chunk nodes and every edge it created.
         sqlx::query("DELETE FROM graph_edges WHERE owner = ?")
@@ -499,206 +498,48 @@ impl GraphStore for Sqlite {
             .bind(&info.id)
             .execute(&mut *tx)
             .await?;
-        upsert_node(
-            &mut tx,
-            &doc_node,
-            "Document",
-            Some(&info.id),
-            json!({
-                "id": info.id, "source": info.source, "type": info.doc_type.as_str(),
-                "title": info.title, "urn_nir": info.meta.urn_nir, "eli": info.meta.eli,
-            }),
-        )
-        .await?;
-        // The document's own act and articles, under the same canonical ids citations use, so
-        // a citation from anywhere joins the chunk that holds the cited article.
-        let act = crate::enrich::document_act(&info.meta);
-        if let Some(act) = &act {
-            let norm = node_id("Norm", &act.id());
+        for n in &plan.nodes {
+            let owner = n.owned.then_some(info.id.as_str());
             upsert_node(
                 &mut tx,
-                &norm,
-                "Norm",
-                None,
-                json!({ "id": act.id(), "dated": act.dated_id() }),
-            )
-            .await?;
-            insert_edge(
-                &mut tx,
-                &doc_node,
-                "EXPRESSION_OF",
-                &norm,
-                "",
-                &info.id,
-                json!({}),
+                &node_id(n.label, &n.key),
+                n.label,
+                owner,
+                n.props.clone(),
             )
             .await?;
         }
-        let act_id = act.as_ref().map(|a| a.id());
-        let mut prev: Option<String> = None;
-        for c in &doc.chunks {
-            let cn = node_id("Chunk", &c.id);
-            upsert_node(
-                &mut tx,
-                &cn,
-                "Chunk",
-                Some(&info.id),
-                json!({ "id": c.id, "eid": c.eid, "part": c.part, "num": c.num, "heading": c.heading,
-                        "ordinal": c.ordinal, "section": c.section }),
-            )
-            .await?;
-            insert_edge(
-                &mut tx,
-                &doc_node,
-                "HAS_CHUNK",
-                &cn,
-                "",
-                &info.id,
-                json!({ "ordinal": c.ordinal }),
-            )
-            .await?;
-            if let Some(p) = prev.take() {
-                insert_edge(&mut tx, &p, "NEXT", &cn, "", &info.id, json!({})).await?;
-            }
-            if let Some(article) = crate::enrich::chunk_article_id(act.as_ref(), c) {
-                let an = article_node(&mut tx, &article, act_id.as_deref()).await?;
-                insert_edge(&mut tx, &cn, "TEXT_OF", &an, "", &info.id, json!({})).await?;
-            }
-            prev = Some(cn);
-        }
-        // A decision is the expression of its Decision node, keyed like citations to it.
-        if let Some(key) = info.meta_value("decision_key") {
-            let dn = node_id("Decision", key);
-            upsert_node(
-                &mut tx,
-                &dn,
-                "Decision",
-                None,
-                json!({ "key": key, "id": info.meta_value("decision_id"),
-                        "court": info.meta_value("court"), "number": info.meta_value("number"),
-                        "year": info.meta_value("year"), "kind": info.meta_value("kind") }),
-            )
-            .await?;
-            insert_edge(
-                &mut tx,
-                &doc_node,
-                "EXPRESSION_OF",
-                &dn,
-                "",
-                &info.id,
-                json!({}),
-            )
-            .await?;
-        }
-        for c in &doc.concepts {
-            let n = node_id("Concept", &c.concept_id);
-            upsert_node(
-                &mut tx,
-                &n,
-                "Concept",
-                None,
-                json!({ "id": c.concept_id, "label": c.label }),
-            )
-            .await?;
-            insert_edge(
-                &mut tx,
-                &node_id("Chunk", &c.chunk_id),
-                "ABOUT",
-                &n,
-                "",
-                &info.id,
-                json!({}),
-            )
-            .await?;
-        }
-        // Courts, bodies and places become shared nodes; people (personal data), dates and
-        // amounts stay in the relational store only.
-        for e in &doc.entities {
-            let label = match e.kind.as_str() {
-                "court" => "Court",
-                "organization" => "Organization",
-                "place" => "Place",
-                _ => continue,
-            };
-            let name = e.normalized.as_deref().unwrap_or(&e.text);
-            let n = node_id(label, name);
-            upsert_node(&mut tx, &n, label, None, json!({ "name": name })).await?;
-            insert_edge(
-                &mut tx,
-                &node_id("Chunk", &e.chunk_id),
-                "MENTIONS",
-                &n,
-                "",
-                &info.id,
-                json!({}),
-            )
-            .await?;
-        }
-        for (seq, r) in doc.references.iter().enumerate() {
-            if let Some(key) = &r.decision_key {
-                let dn = node_id("Decision", key);
-                upsert_node(&mut tx, &dn, "Decision", None, json!({ "key": key })).await?;
+        for e in &plan.edges {
+            let (src, dst) = (node_id(e.src.0, &e.src.1), node_id(e.dst.0, &e.dst.1));
+            if e.owned {
                 insert_edge(
                     &mut tx,
-                    &node_id("Chunk", &r.chunk_id),
-                    "CITES",
-                    &dn,
-                    &seq.to_string(),
+                    &src,
+                    e.rel,
+                    &dst,
+                    &e.key,
                     &info.id,
-                    json!({ "text": r.text, "decision_id": r.decision_id, "origin": r.origin, "start": r.start, "end": r.end }),
+                    e.props.clone(),
                 )
                 .await?;
-                continue;
+            } else {
+                // Shared structure (an article's PART_OF): owned by no document.
+                sqlx::query(
+                    "INSERT INTO graph_edges (src, rel, dst, key, owner, props) VALUES (?, ?, ?, ?, '', ?)
+                     ON CONFLICT(src, rel, dst, key) DO NOTHING",
+                )
+                .bind(&src)
+                .bind(e.rel)
+                .bind(&dst)
+                .bind(&e.key)
+                .bind(e.props.to_string())
+                .execute(&mut *tx)
+                .await?;
             }
-            let (Some(norm_id), Some(cited_act)) = (&r.norm_id, &r.act_id) else {
-                continue;
-            };
-            let target = match &r.article_id {
-                Some(article) => article_node(&mut tx, article, Some(cited_act)).await?,
-                None => {
-                    let n = node_id("Norm", cited_act);
-                    upsert_node(&mut tx, &n, "Norm", None, json!({ "id": cited_act })).await?;
-                    n
-                }
-            };
-            insert_edge(
-                &mut tx,
-                &node_id("Chunk", &r.chunk_id),
-                "CITES",
-                &target,
-                &seq.to_string(),
-                &info.id,
-                json!({ "text": r.text, "norm_id": norm_id, "origin": r.origin, "start": r.start, "end": r.end }),
-            )
-            .await?;
         }
         tx.commit().await?;
         Ok(())
     }
-}
-
-/// An Article node and its PART_OF edge to the act's Norm node. Both are shared structure,
-/// owned by no document, so re-ingesting one document never removes them.
-async fn article_node(
-    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
-    article_id: &str,
-    act_id: Option<&str>,
-) -> Result<String, StoreError> {
-    let an = node_id("Article", article_id);
-    upsert_node(tx, &an, "Article", None, json!({ "id": article_id })).await?;
-    if let Some(act) = act_id {
-        let norm = node_id("Norm", act);
-        upsert_node(tx, &norm, "Norm", None, json!({ "id": act })).await?;
-        sqlx::query(
-            "INSERT INTO graph_edges (src, rel, dst, key, owner, props) VALUES (?, 'PART_OF', ?, '', '', '{}')
-             ON CONFLICT(src, rel, dst, key) DO NOTHING",
-        )
-        .bind(&an)
-        .bind(&norm)
-        .execute(&mut **tx)
-        .await?;
-    }
-    Ok(an)
 }
 
 async fn upsert_node(
