@@ -53,7 +53,11 @@ build: deps
 	$(CARGO) build --locked --bin ingest
 
 run: models build
-	$(BIN) --type norm fixtures/norms.txt --data-dir $(DATA_DIR) --no-progress; code=$$?; \
+	@code=0; for t in norm jurisprudence doctrine; do \
+	  list=fixtures/$$t.txt; [ $$t = norm ] && list=fixtures/norms.txt; \
+	  echo "== ingest --type $$t $$list"; \
+	  $(BIN) --type $$t $$list --data-dir $(DATA_DIR) --no-progress || code=$$?; \
+	done; \
 	$(BIN) status --data-dir $(DATA_DIR); exit $$code
 
 parity-reference: models

@@ -122,15 +122,15 @@ async fn reembed(g: &GlobalArgs, model: &str, json: bool) -> anyhow::Result<u8> 
             .count() as u64;
         let counts: Vec<(String, u32)> = chunks.iter().map(|c| c.id.clone()).zip(tokens).collect();
         // The payload carries concepts and entities: keep them on the new model too.
-        let (entities, concepts) = db.load_annotations(&id).await?;
+        let notes = db.load_annotations(&id).await?;
         let doc = crate::pipeline::record::EnrichedDocument {
             info,
             chunks,
             model_id: model.to_string(),
             vectors: vecs,
-            references: Vec::new(),
-            entities,
-            concepts,
+            references: notes.references,
+            entities: notes.entities,
+            concepts: notes.concepts,
         };
         vectors.upsert_document(&doc, embedder.dimension()).await?;
         db.set_model(&id, model, &counts).await?;

@@ -297,8 +297,8 @@ impl PipelineConfig {
                 self.parse.ocr_languages
             ));
         }
-        if !(70..=1200).contains(&self.parse.ocr_dpi) {
-            return Err("parse.ocr_dpi must be between 70 and 1200".into());
+        if !(72..=1200).contains(&self.parse.ocr_dpi) {
+            return Err("parse.ocr_dpi must be between 72 and 1200".into());
         }
         if self.embed.batch_size == 0 || self.embed.batch_size > 4096 {
             return Err("embed.batch_size must be between 1 and 4096".into());
@@ -312,8 +312,8 @@ impl PipelineConfig {
         if self.parse.fetch_attempts == 0 {
             return Err("parse.fetch_attempts must be at least 1".into());
         }
-        if self.chunk.max_tokens != 0 && self.chunk.max_tokens < 16 {
-            return Err("chunk.max_tokens must be 0 (model limit) or at least 16".into());
+        if self.chunk.max_tokens != 0 && self.chunk.max_tokens < 32 {
+            return Err("chunk.max_tokens must be 0 (model limit) or at least 32".into());
         }
         crate::embed::model_spec(&self.embed.model).map_err(|e| e.to_string())?;
         if self.store.relational != "sqlite" {

@@ -109,14 +109,14 @@ impl Enricher {
 /// concepts.
 pub fn enrich(doc: EmbeddedDocument, enricher: &Enricher) -> EnrichedDocument {
     let act = document_act(&doc.info.meta);
-    let own_decision = doc.info.meta_value("decision_id").map(str::to_string);
+    let own_decision = doc.info.meta_value("decision_key").map(str::to_string);
     let mut references = Vec::new();
     let mut found_entities = Vec::new();
     let mut found_concepts = Vec::new();
     for chunk in &doc.chunks {
         for d in decisions::find_decision_citations(&chunk.text) {
             // A decision's header names the decision itself: not a citation.
-            if own_decision.as_deref() == Some(d.id.as_str()) {
+            if own_decision.as_deref() == Some(d.key.as_str()) {
                 continue;
             }
             references.push(Reference {

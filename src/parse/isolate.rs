@@ -76,7 +76,14 @@ pub fn parse_in_child(
     ocr: &OcrConfig,
 ) -> Result<TextDocument, String> {
     let ocr_json = serde_json::to_string(ocr).map_err(|e| format!("encode OCR config: {e}"))?;
+    // The child's temporary files (rasterised pages) live in a directory this process owns and
+    // removes, even when the child is killed.
+    let scratch = tempfile::Builder::new()
+        .prefix("ingest-parse-")
+        .tempdir()
+        .map_err(|e| format!("cannot create a temporary directory: {e}"))?;
     let mut cmd = Command::new(&iso.exe);
+    cmd.env("TMPDIR", scratch.path());
     cmd.arg(CHILD_ARG)
         .arg(format.as_str())
         .arg(ocr_json)
@@ -104,9 +111,19 @@ pub fn parse_in_child(
         let _ = stdout.read_to_end(&mut out);
         out
     });
+    // Drained to the end (a full pipe would block the child); the last 64 KiB are kept.
     let err_reader = std::thread::spawn(move || {
         let mut out = Vec::new();
-        let _ = (&mut stderr).take(64 * 1024).read_to_end(&mut out);
+        let mut buf = [0u8; 8192];
+        while let Ok(n) = stderr.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            out.extend_from_slice(&buf[..n]);
+            if out.len() > 128 * 1024 {
+                out.drain(..out.len() - 64 * 1024);
+            }
+        }
         out
     });
     let started = Instant::now();
@@ -114,14 +131,12 @@ pub fn parse_in_child(
         match child.try_wait() {
             Ok(Some(status)) => break Some(status),
             Ok(None) if started.elapsed() >= iso.deadline => {
-                let _ = child.kill();
-                let _ = child.wait();
+                kill_group(&mut child);
                 break None;
             }
             Ok(None) => std::thread::sleep(Duration::from_millis(10)),
             Err(e) => {
-                let _ = child.kill();
-                let _ = child.wait();
+                kill_group(&mut child);
                 return Err(format!("parser process: {e}"));
             }
         }
@@ -173,6 +188,17 @@ pub fn parse_in_child(
     }
 }
 
+/// Kill the child and whatever it started (it leads its own process group), then reap it.
+fn kill_group(child: &mut std::process::Child) {
+    #[cfg(unix)]
+    // SAFETY: plain syscall on the child's process group id.
+    unsafe {
+        libc::kill(-(child.id() as libc::pid_t), libc::SIGKILL);
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
 #[cfg(unix)]
 fn signal_of(status: &std::process::ExitStatus) -> Option<i32> {
     use std::os::unix::process::ExitStatusExt;
@@ -199,9 +225,11 @@ fn signal_name(sig: i32) -> &'static str {
 #[cfg(unix)]
 fn limit_child(cmd: &mut Command, max_memory: u64) {
     use std::os::unix::process::CommandExt;
-    // SAFETY: only async-signal-safe calls (setrlimit) between fork and exec.
+    // SAFETY: only async-signal-safe calls (setpgid, setrlimit) between fork and exec.
     unsafe {
         cmd.pre_exec(move || {
+            // Its own process group, so a kill reaches the tools it starts (pdftoppm).
+            libc::setpgid(0, 0);
             let mem = libc::rlimit {
                 rlim_cur: max_memory as libc::rlim_t,
                 rlim_max: max_memory as libc::rlim_t,

@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 
 use crate::pipeline::error::{Classify, ErrorClass};
 use crate::pipeline::record::{DocType, Document, DocumentBody, DocumentInfo, NormMeta};
-use textdoc::{BlockKind, TextDocument};
+use textdoc::TextDocument;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ParseError {
@@ -154,7 +154,9 @@ pub fn sniff(source: &str, bytes: &[u8]) -> Format {
         .map(|(_, e)| e.to_ascii_lowercase())
         .unwrap_or_default();
     let lower_ext = lower_ext.split(['?', '#']).next().unwrap_or_default();
-    if head.windows(5).any(|w| w == b"%PDF-") {
+    let texty = matches!(lower_ext, "txt" | "md" | "markdown" | "text");
+    // A text file may quote "%PDF-" or "<html": its extension wins unless the magic opens it.
+    if head.starts_with(b"%PDF-") || (!texty && head.windows(5).any(|w| w == b"%PDF-")) {
         return Format::Pdf;
     }
     if head.starts_with(b"PK\x03\x04") {
@@ -169,11 +171,12 @@ pub fn sniff(source: &str, bytes: &[u8]) -> Format {
     }
     let text = String::from_utf8_lossy(head).to_ascii_lowercase();
     let text = text.trim_start_matches('\u{feff}').trim_start();
-    if text.contains("<akomantoso") {
+    if (!texty || text.starts_with('<')) && text.contains("<akomantoso") {
         return Format::Akn;
     }
     if text.starts_with("<!doctype html")
-        || text.contains("<html")
+        || text.starts_with("<html")
+        || (!texty && text.contains("<html"))
         || matches!(lower_ext, "html" | "htm" | "xhtml")
     {
         return Format::Html;
@@ -290,48 +293,60 @@ fn decision_pages(doc_type: DocType, text: &str) -> Option<Vec<String>> {
         page.push_str(line);
         page.push('\n');
     }
-    pages.retain(|p| !p.trim().is_empty());
+    // Empty pages stay: page numbers follow the markers.
+    if pages.first().is_some_and(|p| p.trim().is_empty()) && pages.len() > 1 {
+        pages.remove(0);
+    }
     Some(pages)
 }
 
 /// PDF text layer, with OCR for the pages that have none (a wholly scanned PDF is OCRed
-/// throughout). Encrypted, corrupt and unsupported PDFs are refused with the reason.
+/// throughout). OCRed pages go through the same cleaning as the text layer (stamps,
+/// watermarks, running headers). When some pages have a text layer, OCR trouble on the others
+/// (a blank page, missing language data) is recorded, not fatal. Encrypted, corrupt and
+/// unsupported PDFs are refused with the reason.
 pub fn pdf_with_ocr(bytes: &[u8], cfg: &ocr::OcrConfig) -> Result<TextDocument, String> {
-    match pdf::parse_pdf(bytes) {
-        Ok(doc) => {
-            let Some(missing) = doc.meta("pages_without_text").map(str::to_string) else {
-                return Ok(doc);
-            };
-            let pages: Vec<usize> = missing
-                .split(',')
-                .filter_map(|p| p.trim().parse().ok())
-                .collect();
-            let ocred = ocr::ocr_pdf(bytes, Some(&pages), cfg).map_err(|e| e.to_string())?;
-            // Rebuild the blocks in page order with the OCRed pages in place.
-            let mut blocks: Vec<(BlockKind, u32, String)> = doc
-                .blocks
+    let mut raw = pdf::extract_pages(bytes).map_err(|e| e.to_string())?;
+    let missing = pdf::pages_without_text(&raw);
+    if missing.len() == raw.len() {
+        return ocr::pdf_document(bytes, cfg)
+            .map_err(|e| format!("no text layer, and OCR failed: {e}"));
+    }
+    let mut notes: Vec<(String, String)> = Vec::new();
+    if !missing.is_empty() {
+        let list = |pages: &[usize]| {
+            pages
                 .iter()
-                .map(|b| (b.kind, b.page, doc.block_text(b).to_string()))
-                .collect();
-            for (page, p) in ocred {
-                for para in p.text.split("\n\n").filter(|t| !t.trim().is_empty()) {
-                    blocks.push((BlockKind::Paragraph, page as u32, para.to_string()));
+                .map(usize::to_string)
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        match ocr::ocr_pdf(bytes, Some(&missing), cfg) {
+            Ok(pages) => {
+                let mut read = Vec::new();
+                for (page, p) in pages {
+                    if let Some(slot) = raw.get_mut(page.wrapping_sub(1)) {
+                        if !p.text.trim().is_empty() {
+                            *slot = p.text;
+                            read.push(page);
+                        }
+                    }
+                }
+                if !read.is_empty() {
+                    notes.push(("ocr_pages".into(), list(&read)));
                 }
             }
-            blocks.sort_by_key(|b| b.1);
-            let mut metadata: Vec<(String, String)> = doc
-                .metadata
-                .into_iter()
-                .filter(|(k, _)| k != "pages_without_text")
-                .collect();
-            metadata.push(("ocr_pages".into(), missing));
-            Ok(TextDocument::from_blocks(blocks, metadata, doc.pages))
+            Err(ocr::OcrError::NoText { .. }) => {}
+            Err(e) => {
+                tracing::warn!("OCR of pages {} failed: {e}", list(&missing));
+                notes.push(("ocr_failed_pages".into(), list(&missing)));
+            }
         }
-        Err(pdf::PdfError::NoText) => {
-            ocr::pdf_document(bytes, cfg).map_err(|e| format!("no text layer, and OCR failed: {e}"))
-        }
-        Err(e) => Err(e.to_string()),
     }
+    let mut doc = pdf::document_from_pages(&raw).map_err(|e| e.to_string())?;
+    doc.metadata.retain(|(k, _)| k != "pages_without_text");
+    doc.metadata.extend(notes);
+    Ok(doc)
 }
 
 /// Identity and metadata of a text document. A decision whose court, number and year are
@@ -383,13 +398,19 @@ fn text_document(
                 "penale" | "pen" => Some("pen"),
                 _ => None,
             });
-            Some((
-                crate::enrich::decisions::decision_id(court, area, &number, &year),
-                court,
-                area,
-                number,
-                year,
-            ))
+            // Civil and criminal Cassazione decisions are numbered apart: without the area
+            // the id would not be unique, so such a decision keeps its source as identity.
+            if court == "cass" && area.is_none() {
+                None
+            } else {
+                Some((
+                    crate::enrich::decisions::decision_id(court, area, &number, &year),
+                    court,
+                    area,
+                    number,
+                    year,
+                ))
+            }
         }
         _ => None,
     };
@@ -397,21 +418,21 @@ fn text_document(
         .as_ref()
         .map(|d| d.0.clone())
         .unwrap_or_else(|| format!("source:{source}"));
-    let title = get("title").or_else(|| {
-        decision.as_ref().map(|(_, court, area, number, year)| {
-            let court = match (*court, *area) {
-                ("cass", Some("civ")) => "Cass. civ.".to_string(),
-                ("cass", Some("pen")) => "Cass. pen.".to_string(),
-                ("cass", None) => "Cass.".to_string(),
-                ("cost", _) => "Corte cost.".to_string(),
-                (other, _) => other.to_string(),
-            };
-            let section = get("section").map(|s| format!(" {s}")).unwrap_or_default();
-            let kind = get("kind").map(|k| format!(" {k}")).unwrap_or_default();
-            format!("{court}{section}{kind} n. {number}/{year}")
-        })
+    // An identified decision is titled by court, kind and number (a title from the file may
+    // name the parties: personal data); anything else keeps the title it carries.
+    let canonical_title = decision.as_ref().map(|(_, court, area, number, year)| {
+        let court = match (*court, *area) {
+            ("cass", Some("civ")) => "Cass. civ.".to_string(),
+            ("cass", Some("pen")) => "Cass. pen.".to_string(),
+            ("cass", None) => "Cass.".to_string(),
+            ("cost", _) => "Corte cost.".to_string(),
+            (other, _) => other.to_string(),
+        };
+        let section = get("section").map(|s| format!(" {s}")).unwrap_or_default();
+        let kind = get("kind").map(|k| format!(" {k}")).unwrap_or_default();
+        format!("{court}{section}{kind} n. {number}/{year}")
     });
-    let title = title.or_else(|| {
+    let title = canonical_title.or_else(|| get("title")).or_else(|| {
         std::path::Path::new(source)
             .file_stem()
             .map(|s| s.to_string_lossy().to_string())

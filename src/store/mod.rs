@@ -72,6 +72,14 @@ pub fn point_id(chunk_id: &str) -> Uuid {
     Uuid::new_v5(&POINT_NAMESPACE, chunk_id.as_bytes())
 }
 
+/// What the enrich stage added to a stored document.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Annotations {
+    pub references: Vec<crate::pipeline::record::Reference>,
+    pub entities: Vec<crate::pipeline::record::ChunkEntity>,
+    pub concepts: Vec<crate::pipeline::record::ChunkConcept>,
+}
+
 /// Documents and chunks (rows), queryable by id.
 #[async_trait]
 pub trait RelationalStore: Send + Sync {
@@ -87,17 +95,8 @@ pub trait RelationalStore: Send + Sync {
         &self,
         document_id: &str,
     ) -> Result<Option<(DocumentInfo, Vec<Chunk>)>, StoreError>;
-    /// A stored document's named entities and concept links.
-    async fn load_annotations(
-        &self,
-        document_id: &str,
-    ) -> Result<
-        (
-            Vec<crate::pipeline::record::ChunkEntity>,
-            Vec<crate::pipeline::record::ChunkConcept>,
-        ),
-        StoreError,
-    >;
+    /// A stored document's enrichment: citations, named entities and concept links.
+    async fn load_annotations(&self, document_id: &str) -> Result<Annotations, StoreError>;
     /// Record that a document's vectors now come from `model_id`, with chunk token counts
     /// under that model.
     async fn set_model(

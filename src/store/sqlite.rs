@@ -10,9 +10,9 @@ use async_trait::async_trait;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, SqlitePool};
 
-use super::{point_id, GraphStore, RelationalStore, StoreError};
+use super::{point_id, Annotations, GraphStore, RelationalStore, StoreError};
 use crate::pipeline::record::{
-    Chunk, ChunkConcept, ChunkEntity, DocType, DocumentInfo, EnrichedDocument, TextSpan,
+    Chunk, ChunkConcept, ChunkEntity, DocType, DocumentInfo, EnrichedDocument, Reference, TextSpan,
 };
 
 /// Connections in the pool: SQLite has one writer; a few readers serve `status`.
@@ -399,10 +399,33 @@ impl RelationalStore for Sqlite {
         Ok(Some((info, chunks)))
     }
 
-    async fn load_annotations(
-        &self,
-        document_id: &str,
-    ) -> Result<(Vec<ChunkEntity>, Vec<ChunkConcept>), StoreError> {
+    async fn load_annotations(&self, document_id: &str) -> Result<Annotations, StoreError> {
+        let references = sqlx::query(
+            "SELECT chunk_id, origin, norm_id, act_id, article_id, act_dated, target_raw, text,
+               start_byte, end_byte, note, relative, decision_id, decision_key
+             FROM citations WHERE document_id = ? ORDER BY seq",
+        )
+        .bind(document_id)
+        .fetch_all(&self.pool)
+        .await?
+        .into_iter()
+        .map(|r| Reference {
+            chunk_id: r.get("chunk_id"),
+            origin: r.get("origin"),
+            norm_id: r.get("norm_id"),
+            act_id: r.get("act_id"),
+            article_id: r.get("article_id"),
+            act_dated: r.get("act_dated"),
+            target_raw: r.get("target_raw"),
+            text: r.get("text"),
+            start: r.get::<i64, _>("start_byte") as u32,
+            end: r.get::<i64, _>("end_byte") as u32,
+            note: r.get::<Option<i64>, _>("note").map(|n| n as u32),
+            relative: r.get("relative"),
+            decision_id: r.get("decision_id"),
+            decision_key: r.get("decision_key"),
+        })
+        .collect();
         let entities = sqlx::query(
             "SELECT chunk_id, kind, text, start_byte, end_byte, normalized FROM entities
              WHERE document_id = ? ORDER BY seq",
@@ -435,7 +458,11 @@ impl RelationalStore for Sqlite {
             label: r.get("label"),
         })
         .collect();
-        Ok((entities, concepts))
+        Ok(Annotations {
+            references,
+            entities,
+            concepts,
+        })
     }
 
     async fn set_model(

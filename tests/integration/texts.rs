@@ -168,8 +168,8 @@ fn decisions_land_with_their_sections_in_order() {
         let payload = p.payload.to_string();
         for name in &person_names {
             assert!(
-                !p.payload["entities"].to_string().contains(name.as_str()),
-                "{name} in payload entities"
+                !payload.contains(name.as_str()),
+                "{name} in the payload: {payload}"
             );
         }
         assert!(payload.contains("\"section\""));
@@ -247,7 +247,7 @@ fn short_deadline_pipeline(dir: &Path) -> std::path::PathBuf {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines/jurisprudence.toml"),
     )
     .unwrap()
-    .replace("deadline_secs = 300", "deadline_secs = 3")
+    .replace("deadline_secs = 300", "deadline_secs = 10")
     .replace("max_memory_mb = 4096", "max_memory_mb = 1024");
     let p = dir.join("short.toml");
     std::fs::write(&p, text).unwrap();
