@@ -18,7 +18,7 @@ DEB_PACKAGES := build-essential pkg-config ca-certificates python3 python3-pip p
                 clang libclang-dev libtesseract-dev libleptonica-dev \
                 tesseract-ocr-ita tesseract-ocr-eng tesseract-ocr-osd poppler-utils
 
-.PHONY: help deps models build run test check fmt clippy release clean-data parity-reference
+.PHONY: help deps models build run test check fmt clippy release clean-data parity-reference services services-down
 
 # Parity reference for the multilingual model: SentencePiece ids and the uncut graph's vectors
 # (onnxruntime-extensions), computed in a pinned Python venv; tests/integration/parity.rs compares.
@@ -28,10 +28,11 @@ PARITY_INPUTS := fixtures/parity/sentences.json scripts/parity/reference.py scri
                  $(USE_MODEL_DIR)/model_uncut.onnx $(USE_MODEL_DIR)/model_cut.onnx $(USE_MODEL_DIR)/tokenizer.json
 
 help:
-	@echo "make run    ingest the bundled norm fixtures (installs what is missing)"
+	@echo "make run    ingest the bundled norms, decisions and doctrine (installs what is missing)"
 	@echo "make test   run every test (installs what is missing)"
 	@echo "make check  cargo fmt --check and clippy -D warnings"
 	@echo "make models install model files only"
+	@echo "make services / services-down  start / stop the test servers (Bolt graph)"
 
 deps:
 	@missing=""; for c in $(NEEDED_COMMANDS); do command -v $$c >/dev/null 2>&1 || missing="$$missing $$c"; done; \
@@ -70,8 +71,19 @@ parity-reference: models
 	  "$$py" scripts/parity/reference.py "$(USE_MODEL_DIR)" fixtures/parity/sentences.json "$$ref"; \
 	fi
 
-test: models parity-reference
-	$(CARGO) test --locked --all-targets -- --test-threads=2
+# Test servers (no Docker): each scripts/services/<name>.sh has up|down|status; data under
+# .services/ (git-ignored). `make test` starts them and stops them afterwards, pass or fail.
+SERVICES := arcadedb
+
+services: deps
+	@for s in $(SERVICES); do bash scripts/services/$$s.sh up || exit 1; done
+
+services-down:
+	@for s in $(SERVICES); do bash scripts/services/$$s.sh down; done
+
+test: models parity-reference services
+	@code=0; $(CARGO) test --locked --all-targets -- --test-threads=2 || code=$$?; \
+	$(MAKE) --no-print-directory services-down; exit $$code
 
 check:
 	$(CARGO) fmt --check

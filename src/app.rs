@@ -44,6 +44,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
             Ok(exit::OK)
         }
         Some(Command::Reembed { model, json }) => reembed(&cli.global, &model, json).await,
+        Some(Command::Delete { target }) => delete(&cli.global, &target).await,
+        Some(Command::Verify { json }) => verify(&cli.global, json).await,
         Some(Command::Search {
             query,
             limit,
@@ -52,6 +54,187 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
         }) => search(&cli.global, &query, limit as usize, model, json).await,
         None => ingest(&cli.global, &cli.ingest).await,
     }
+}
+
+/// The graph store a URL names: the embedded SQLite graph, or a Bolt server (constraints
+/// created if missing).
+async fn open_graph(url: &str, db: &Sqlite) -> anyhow::Result<Arc<dyn GraphStore>> {
+    if url == "sqlite" {
+        return Ok(Arc::new(db.clone()));
+    }
+    let (address, user, password, database) =
+        crate::store::neo4j::parse_graph_url(url).map_err(anyhow::Error::msg)?;
+    let graph =
+        crate::store::neo4j::Neo4jGraph::connect(&address, &user, &password, database.as_deref())
+            .await
+            .map_err(anyhow::Error::msg)?;
+    graph
+        .prepare()
+        .await
+        .map_err(|e| anyhow::anyhow!("graph {}: {e}", crate::store::neo4j::redact(url)))?;
+    Ok(Arc::new(graph))
+}
+
+/// The graph URL in force: flag or environment, else the pipeline's, else embedded.
+fn graph_url(g: &GlobalArgs, config: Option<&PipelineConfig>) -> String {
+    g.graph_url
+        .clone()
+        .or_else(|| config.map(|c| c.store.graph.clone()))
+        .unwrap_or_else(|| "sqlite".to_string())
+}
+
+/// `ingest delete TARGET`: the document from every store, and its checkpoints.
+async fn delete(g: &GlobalArgs, target: &str) -> anyhow::Result<u8> {
+    let data = DataDir::new(&g.data_dir);
+    if !data.database().exists() {
+        bail!("no ingest data in {}", data.root.display());
+    }
+    let _lock = data.lock()?;
+    let db = Sqlite::try_open(&data.database()).await?;
+    // A source is stored as listed (absolute path or URL); accept a relative path too.
+    let as_path = std::fs::canonicalize(target)
+        .ok()
+        .map(|p| p.display().to_string());
+    let mut found = db.find_document(target).await?;
+    if found.is_none() {
+        if let Some(p) = &as_path {
+            found = db.find_document(p).await?;
+        }
+    }
+    let jobs = JobStore::new(db.pool().clone(), LEASE);
+    let Some(id) = found else {
+        let forgotten = jobs.forget(target, as_path.as_deref()).await?;
+        db.close().await;
+        if forgotten > 0 {
+            println!("{target}: no stored document; {forgotten} job(s) forgotten");
+            return Ok(exit::OK);
+        }
+        bail!("{target}: no such document id or source");
+    };
+    let source: Option<String> = sqlx::query_scalar("SELECT source FROM documents WHERE id = ?")
+        .bind(&id)
+        .fetch_optional(db.pool())
+        .await?;
+    let vectors = Arc::new(EdgeVectors::new(&data.vectors()));
+    for model in VectorStore::models(&vectors).await? {
+        VectorStore::delete_document(&vectors, &model, &id).await?;
+    }
+    open_graph(&graph_url(g, None), &db)
+        .await?
+        .delete_document(&id)
+        .await?;
+    RelationalStore::delete_document(&db, &id).await?;
+    let forgotten = jobs.forget(&id, source.as_deref()).await?;
+    db.close().await;
+    println!(
+        "deleted {id} (source {}); {forgotten} job(s) forgotten",
+        source.unwrap_or_default()
+    );
+    Ok(exit::OK)
+}
+
+/// One document's chunk ids disagree between stores.
+#[derive(Debug, serde::Serialize)]
+struct Drift {
+    document_id: String,
+    model_id: Option<String>,
+    relational: usize,
+    vectors: usize,
+    graph: usize,
+    /// Chunk ids present in some store and missing from another, at most ten.
+    examples: Vec<String>,
+}
+
+/// `ingest verify`: per document, chunk ids in rows, vectors (its model's collection) and graph.
+async fn verify(g: &GlobalArgs, json: bool) -> anyhow::Result<u8> {
+    let data = DataDir::new(&g.data_dir);
+    if !data.database().exists() {
+        bail!("no ingest data in {}", data.root.display());
+    }
+    let _lock = data.lock()?;
+    let db = Sqlite::try_open(&data.database()).await?;
+    let vectors = Arc::new(EdgeVectors::new(&data.vectors()));
+    let graph_store = open_graph(&graph_url(g, None), &db).await?;
+    let mut ids: std::collections::BTreeSet<String> = RelationalStore::document_ids(&db)
+        .await?
+        .into_iter()
+        .collect();
+    ids.extend(graph_store.document_ids().await?);
+    let models = VectorStore::models(&vectors).await?;
+    for m in &models {
+        ids.extend(VectorStore::document_ids(&vectors, m).await?);
+    }
+    let mut drifts = Vec::new();
+    for id in &ids {
+        let model: Option<String> =
+            sqlx::query_scalar("SELECT model_id FROM documents WHERE id = ?")
+                .bind(id)
+                .fetch_optional(db.pool())
+                .await?;
+        let mut rel = db.chunk_ids(id).await?;
+        rel.sort();
+        let graph = graph_store.document_chunk_ids(id).await?;
+        // The document's points in its own model's collection; without a row, in any.
+        let mut vec_ids = Vec::new();
+        for m in models
+            .iter()
+            .filter(|m| model.as_deref().is_none_or(|x| x == m.as_str()))
+        {
+            vec_ids.extend(VectorStore::document_chunk_ids(&vectors, m, id).await?);
+        }
+        vec_ids.sort();
+        if rel != vec_ids || rel != graph {
+            let all: std::collections::BTreeSet<&String> =
+                rel.iter().chain(&vec_ids).chain(&graph).collect();
+            let examples = all
+                .into_iter()
+                .filter(|c| !(rel.contains(c) && vec_ids.contains(c) && graph.contains(c)))
+                .take(10)
+                .cloned()
+                .collect();
+            drifts.push(Drift {
+                document_id: id.clone(),
+                model_id: model,
+                relational: rel.len(),
+                vectors: vec_ids.len(),
+                graph: graph.len(),
+                examples,
+            });
+        }
+    }
+    db.close().await;
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({ "documents": ids.len(), "drift": drifts })
+        );
+    } else {
+        for d in &drifts {
+            println!(
+                "drift: {}: relational {} chunks, vectors {} ({}), graph {}; e.g. {}",
+                d.document_id,
+                d.relational,
+                d.vectors,
+                d.model_id.as_deref().unwrap_or("any model"),
+                d.graph,
+                d.examples.join(", ")
+            );
+        }
+        println!(
+            "verified {} documents: {}",
+            ids.len(),
+            if drifts.is_empty() {
+                "stores agree".to_string()
+            } else {
+                format!("{} with drift", drifts.len())
+            }
+        );
+    }
+    Ok(if drifts.is_empty() {
+        exit::OK
+    } else {
+        exit::SOME_FAILED
+    })
 }
 
 pub fn models_dir(g: &GlobalArgs) -> PathBuf {
@@ -448,7 +631,7 @@ async fn ingest(g: &GlobalArgs, a: &IngestArgs) -> anyhow::Result<u8> {
     )
     .context("cannot build the HTTP client")?;
     let relational: Arc<dyn RelationalStore> = Arc::new(db.clone());
-    let graph: Arc<dyn GraphStore> = Arc::new(db.clone());
+    let graph = open_graph(&graph_url(g, Some(&config)), &db).await?;
     let services = Services {
         jobs: jobs.clone(),
         relational,

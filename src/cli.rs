@@ -42,6 +42,11 @@ pub struct GlobalArgs {
     /// Where `make models` installed the model files (default: ~/.cache/ingest/models).
     #[arg(long, global = true, env = "INGEST_MODELS_DIR")]
     pub models_dir: Option<PathBuf>,
+
+    /// Graph store: `sqlite` (embedded, in the data dir) or `bolt://USER:PASSWORD@HOST:PORT/DB`
+    /// (Neo4j 5 or another Bolt server). Overrides the pipeline's `[store] graph`.
+    #[arg(long, global = true, env = "INGEST_GRAPH_URL")]
+    pub graph_url: Option<String>,
 }
 
 #[derive(Debug, Args, Clone, Default)]
@@ -92,6 +97,19 @@ pub enum Command {
         #[arg(long)]
         model: String,
         /// Print the summary as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Erase a document from every store (rows, vectors in every model's collection, graph)
+    /// and its checkpoints, by document id or by the source it was ingested from.
+    Delete {
+        /// A document id (`it:cass:civ:2025;30636`, an FRBR URI) or a source as listed.
+        target: String,
+    },
+    /// Check that the stores agree: per document, the chunk ids in the relational store, the
+    /// vector collection of its model, and the graph. Prints every drift; exit 2 on any.
+    Verify {
+        /// Machine-readable output.
         #[arg(long)]
         json: bool,
     },

@@ -329,10 +329,8 @@ impl PipelineConfig {
             ));
         }
         if self.store.graph != "sqlite" {
-            return Err(format!(
-                "store.graph {:?} is not available yet (only the embedded \"sqlite\")",
-                self.store.graph
-            ));
+            crate::store::neo4j::parse_graph_url(&self.store.graph)
+                .map_err(|e| format!("store.graph: {e}"))?;
         }
         Ok(())
     }

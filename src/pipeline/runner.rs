@@ -761,7 +761,7 @@ async fn store_stage(ctx: Arc<Ctx>, mut rx: mpsc::Receiver<Env<EnrichedDocument>
         let mut attempt = 0;
         let result = loop {
             attempt += 1;
-            match store_document(&ctx, &item).await {
+            match store_document(&ctx, &claim, &item).await {
                 Err(e) if e.class() == ErrorClass::Transient && attempt < STORE_ATTEMPTS => {
                     let wait = ctx.cfg.store_backoff * 2u32.pow(attempt - 1);
                     tracing::warn!(source = %claim.source, attempt, "store failed, retrying: {e}");
@@ -799,7 +799,11 @@ async fn store_stage(ctx: Arc<Ctx>, mut rx: mpsc::Receiver<Env<EnrichedDocument>
 
 /// Write one document to every store. Superseded chunks (from an earlier version of the same
 /// document) are removed everywhere; all writes are upserts on deterministic ids.
-async fn store_document(ctx: &Ctx, doc: &EnrichedDocument) -> Result<(), StoreError> {
+async fn store_document(
+    ctx: &Ctx,
+    claim: &Claim,
+    doc: &EnrichedDocument,
+) -> Result<(), StoreError> {
     if ctx.cfg.fault == Some(Fault::Store) {
         return Err(StoreError::Injected(
             "store stage disabled by INGEST_FAULT=store".into(),
@@ -823,5 +827,23 @@ async fn store_document(ctx: &Ctx, doc: &EnrichedDocument) -> Result<(), StoreEr
     }
     svc.graph.upsert_document(doc).await?;
     svc.relational.upsert_document(doc).await?;
+    // The source used to yield another document (its identity changed, e.g. a decision now
+    // recognised by court and number): that one goes, or it would linger as a duplicate.
+    if let Some(old) = claim
+        .document_id
+        .as_deref()
+        .filter(|old| *old != doc.info.id)
+    {
+        delete_everywhere(svc, old).await?;
+    }
     Ok(())
+}
+
+/// Remove a document from every store (every model's collection included).
+pub async fn delete_everywhere(svc: &Services, document_id: &str) -> Result<bool, StoreError> {
+    for model in svc.vectors.models().await? {
+        svc.vectors.delete_document(&model, document_id).await?;
+    }
+    svc.graph.delete_document(document_id).await?;
+    svc.relational.delete_document(document_id).await
 }

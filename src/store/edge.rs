@@ -8,9 +8,10 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use qdrant_edge::{
-    CountRequest, CreateIndex, Distance, EdgeConfigBuilder, EdgeShard, EdgeVectorParamsBuilder,
-    FieldIndexOperations, NamedQuery, Payload, PayloadFieldSchema, PayloadSchemaType, PointId,
-    PointInsertOperations, PointOperations, PointStructPersisted, QueryEnum, SearchRequest,
+    Condition, CountRequest, CreateIndex, Distance, EdgeConfigBuilder, EdgeShard,
+    EdgeVectorParamsBuilder, FieldCondition, FieldIndexOperations, Filter, Match, NamedQuery,
+    Payload, PayloadFieldSchema, PayloadSchemaType, PointId, PointInsertOperations,
+    PointOperations, PointStructPersisted, QueryEnum, ScrollRequest, SearchRequest,
     UpdateOperation, VectorStructInternal, VectorStructPersisted, WithPayloadInterface, WithVector,
 };
 use serde_json::Value;
@@ -283,6 +284,76 @@ impl EdgeVectors {
     }
 }
 
+impl EdgeVectors {
+    fn document_filter(document_id: &str) -> Result<Filter, StoreError> {
+        let key = "document_id"
+            .try_into()
+            .map_err(|_| StoreError::Vector("bad payload key document_id".into()))?;
+        Ok(Filter::new_must(Condition::Field(
+            FieldCondition::new_match(key, Match::from(document_id.to_string())),
+        )))
+    }
+
+    /// Payload values of `field` for every point matching `filter` (all points when `None`).
+    fn scroll_field(
+        &self,
+        model_id: &str,
+        filter: Option<Filter>,
+        field: &str,
+    ) -> Result<Vec<String>, StoreError> {
+        let Some(shard) = self.shard(model_id, None)? else {
+            return Ok(Vec::new());
+        };
+        let shard = shard.lock().unwrap_or_else(|p| p.into_inner());
+        let mut out = Vec::new();
+        let mut offset = None;
+        loop {
+            let (records, next) = shard
+                .scroll(ScrollRequest {
+                    offset,
+                    limit: Some(1024),
+                    filter: filter.clone(),
+                    with_payload: Some(WithPayloadInterface::Bool(true)),
+                    with_vector: WithVector::Bool(false),
+                    order_by: None,
+                })
+                .map_err(|e| StoreError::Vector(e.to_string()))?;
+            for r in records {
+                if let Some(v) = r
+                    .payload
+                    .as_ref()
+                    .and_then(|p| p.0.get(field))
+                    .and_then(Value::as_str)
+                {
+                    out.push(v.to_string());
+                }
+            }
+            match next {
+                Some(n) => offset = Some(n),
+                None => break,
+            }
+        }
+        Ok(out)
+    }
+
+    fn delete_document_blocking(
+        &self,
+        model_id: &str,
+        document_id: &str,
+    ) -> Result<(), StoreError> {
+        let Some(shard) = self.shard(model_id, None)? else {
+            return Ok(());
+        };
+        let shard = shard.lock().unwrap_or_else(|p| p.into_inner());
+        shard
+            .update(UpdateOperation::PointOperation(
+                PointOperations::DeletePointsByFilter(Self::document_filter(document_id)?),
+            ))
+            .map_err(|e| StoreError::Vector(e.to_string()))?;
+        flush(&shard)
+    }
+}
+
 /// Make the shard's WAL and segments durable. The engine panics on flush failure; that
 /// becomes an error here instead of a dead process.
 fn flush(shard: &EdgeShard) -> Result<(), StoreError> {
@@ -308,6 +379,47 @@ impl VectorStore for Arc<EdgeVectors> {
         tokio::task::spawn_blocking(move || this.upsert_blocking(&doc, dimension))
             .await
             .map_err(|e| StoreError::Vector(format!("vector write crashed: {e}")))?
+    }
+
+    async fn document_chunk_ids(
+        &self,
+        model_id: &str,
+        document_id: &str,
+    ) -> Result<Vec<String>, StoreError> {
+        let this = self.clone();
+        let (model, doc) = (model_id.to_string(), document_id.to_string());
+        tokio::task::spawn_blocking(move || {
+            let mut ids = this.scroll_field(
+                &model,
+                Some(EdgeVectors::document_filter(&doc)?),
+                "chunk_id",
+            )?;
+            ids.sort();
+            Ok(ids)
+        })
+        .await
+        .map_err(|e| StoreError::Vector(format!("vector scroll crashed: {e}")))?
+    }
+
+    async fn document_ids(&self, model_id: &str) -> Result<Vec<String>, StoreError> {
+        let this = self.clone();
+        let model = model_id.to_string();
+        tokio::task::spawn_blocking(move || {
+            let mut ids = this.scroll_field(&model, None, "document_id")?;
+            ids.sort();
+            ids.dedup();
+            Ok(ids)
+        })
+        .await
+        .map_err(|e| StoreError::Vector(format!("vector scroll crashed: {e}")))?
+    }
+
+    async fn delete_document(&self, model_id: &str, document_id: &str) -> Result<(), StoreError> {
+        let this = self.clone();
+        let (model, doc) = (model_id.to_string(), document_id.to_string());
+        tokio::task::spawn_blocking(move || this.delete_document_blocking(&model, &doc))
+            .await
+            .map_err(|e| StoreError::Vector(format!("vector delete crashed: {e}")))?
     }
 
     async fn delete_chunks(&self, model_id: &str, chunk_ids: &[String]) -> Result<(), StoreError> {

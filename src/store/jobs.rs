@@ -29,6 +29,9 @@ pub struct Claim {
     pub epoch: i64,
     pub model_id: Option<String>,
     pub attempts: i64,
+    /// The document id this source had when claimed (from an earlier run), if any: when the
+    /// source now yields another id, the old document is removed from every store.
+    pub document_id: Option<String>,
 }
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -178,7 +181,7 @@ impl JobStore {
                            AND (state = 'queued'
                                 OR (state = 'running' AND lease_expires_at < ? AND lease_owner != ?))
                          ORDER BY priority DESC, due_at, id LIMIT 1)
-             RETURNING id, source, doc_type, stage_done, lease_epoch, model_id, attempts",
+             RETURNING id, source, doc_type, stage_done, lease_epoch, model_id, attempts, document_id",
         )
         .bind(&self.owner)
         .bind(now + self.lease.as_millis() as i64)
@@ -202,7 +205,30 @@ impl JobStore {
             epoch: r.get("lease_epoch"),
             model_id: r.get("model_id"),
             attempts: r.get("attempts"),
+            document_id: r.get("document_id"),
         }))
+    }
+
+    /// Forget the jobs (and their checkpoints) of a document or a source: the next ingest of
+    /// that source starts from scratch. Returns how many jobs went.
+    pub async fn forget(&self, document_id: &str, source: Option<&str>) -> Result<u64, StoreError> {
+        let mut tx = write_tx(&self.pool).await?;
+        let cond = "document_id = ?1 OR source = ?2";
+        sqlx::query(&format!(
+            "DELETE FROM job_payloads WHERE job_id IN (SELECT id FROM jobs WHERE {cond})"
+        ))
+        .bind(document_id)
+        .bind(source.unwrap_or(document_id))
+        .execute(&mut *tx)
+        .await?;
+        let n = sqlx::query(&format!("DELETE FROM jobs WHERE {cond}"))
+            .bind(document_id)
+            .bind(source.unwrap_or(document_id))
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        tx.commit().await?;
+        Ok(n)
     }
 
     /// The recorded output of the job's last completed stage.

@@ -5,6 +5,7 @@
 
 pub mod edge;
 pub mod jobs;
+pub mod neo4j;
 pub mod plan;
 pub mod sqlite;
 
@@ -32,6 +33,8 @@ pub enum StoreError {
     Injected(String),
     #[error("payload: {0}")]
     Payload(String),
+    #[error("graph: {0}")]
+    Graph(String),
 }
 
 impl Classify for StoreError {
@@ -43,7 +46,8 @@ impl Classify for StoreError {
             | StoreError::VectorOpen { .. }
             | StoreError::Schema(_)
             | StoreError::LeaseLost { .. }
-            | StoreError::Payload(_) => ErrorClass::Fatal,
+            | StoreError::Payload(_)
+            | StoreError::Graph(_) => ErrorClass::Fatal,
         }
     }
 }
@@ -106,6 +110,13 @@ pub trait RelationalStore: Send + Sync {
         tokens: &[(String, u32)],
     ) -> Result<(), StoreError>;
     async fn count_chunks(&self) -> Result<u64, StoreError>;
+    /// Every stored document id, sorted.
+    async fn document_ids(&self) -> Result<Vec<String>, StoreError>;
+    /// The document with this id, else the one ingested from this source.
+    async fn find_document(&self, id_or_source: &str) -> Result<Option<String>, StoreError>;
+    /// Remove a document with its chunks, citations, entities and concept links; false when
+    /// there was none.
+    async fn delete_document(&self, document_id: &str) -> Result<bool, StoreError>;
 }
 
 /// Nodes and relationships: documents, chunks, norms and references between them.
@@ -113,6 +124,13 @@ pub trait RelationalStore: Send + Sync {
 pub trait GraphStore: Send + Sync {
     /// Upsert the document's nodes and edges; edges it owned before and no longer has are removed.
     async fn upsert_document(&self, doc: &EnrichedDocument) -> Result<(), StoreError>;
+    /// Chunk ids the graph holds for a document, sorted.
+    async fn document_chunk_ids(&self, document_id: &str) -> Result<Vec<String>, StoreError>;
+    /// Every document id in the graph, sorted.
+    async fn document_ids(&self) -> Result<Vec<String>, StoreError>;
+    /// Remove what the document owns (its Document and Chunk nodes, the edges it created);
+    /// shared nodes (norms, articles, decisions, concepts) stay.
+    async fn delete_document(&self, document_id: &str) -> Result<(), StoreError>;
 }
 
 /// A vector search result.
@@ -137,6 +155,16 @@ pub trait VectorStore: Send + Sync {
         doc: &EnrichedDocument,
         dimension: usize,
     ) -> Result<(), StoreError>;
+    /// Chunk ids of a document's points in the model's collection, sorted.
+    async fn document_chunk_ids(
+        &self,
+        model_id: &str,
+        document_id: &str,
+    ) -> Result<Vec<String>, StoreError>;
+    /// Document ids that have points in the model's collection, sorted.
+    async fn document_ids(&self, model_id: &str) -> Result<Vec<String>, StoreError>;
+    /// Remove a document's points from the model's collection.
+    async fn delete_document(&self, model_id: &str, document_id: &str) -> Result<(), StoreError>;
     /// Remove points by chunk id from the model's collection.
     async fn delete_chunks(&self, model_id: &str, chunk_ids: &[String]) -> Result<(), StoreError>;
     async fn count(&self, model_id: &str) -> Result<u64, StoreError>;

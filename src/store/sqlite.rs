@@ -399,6 +399,43 @@ impl RelationalStore for Sqlite {
         Ok(Some((info, chunks)))
     }
 
+    async fn document_ids(&self) -> Result<Vec<String>, StoreError> {
+        Ok(sqlx::query_scalar("SELECT id FROM documents ORDER BY id")
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
+    async fn find_document(&self, id_or_source: &str) -> Result<Option<String>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT id FROM documents WHERE id = ?1
+             UNION ALL SELECT id FROM documents WHERE source = ?1 LIMIT 1",
+        )
+        .bind(id_or_source)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    async fn delete_document(&self, document_id: &str) -> Result<bool, StoreError> {
+        let mut tx = write_tx(&self.pool).await?;
+        for table in ["citations", "entities", "chunk_concepts"] {
+            sqlx::query(&format!("DELETE FROM {table} WHERE document_id = ?"))
+                .bind(document_id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        sqlx::query("DELETE FROM chunks WHERE document_id = ?")
+            .bind(document_id)
+            .execute(&mut *tx)
+            .await?;
+        let n = sqlx::query("DELETE FROM documents WHERE id = ?")
+            .bind(document_id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        tx.commit().await?;
+        Ok(n > 0)
+    }
+
     async fn load_annotations(&self, document_id: &str) -> Result<Annotations, StoreError> {
         let references = sqlx::query(
             "SELECT chunk_id, origin, norm_id, act_id, article_id, act_dated, target_raw, text,
@@ -512,6 +549,39 @@ pub fn node_id(label: &str, key: &str) -> String {
 
 #[async_trait]
 impl GraphStore for Sqlite {
+    async fn document_chunk_ids(&self, document_id: &str) -> Result<Vec<String>, StoreError> {
+        let rows: Vec<String> = sqlx::query_scalar(
+            "SELECT json_extract(props, '$.id') FROM graph_nodes
+             WHERE owner = ? AND label = 'Chunk' ORDER BY 1",
+        )
+        .bind(document_id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows)
+    }
+
+    async fn document_ids(&self) -> Result<Vec<String>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT json_extract(props, '$.id') FROM graph_nodes WHERE label = 'Document' ORDER BY 1",
+        )
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    async fn delete_document(&self, document_id: &str) -> Result<(), StoreError> {
+        let mut tx = write_tx(&self.pool).await?;
+        sqlx::query("DELETE FROM graph_edges WHERE owner = ?")
+            .bind(document_id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM graph_nodes WHERE owner = ? AND label IN ('Chunk', 'Document')")
+            .bind(document_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     async fn upsert_document(&self, doc: &EnrichedDocument) -> Result<(), StoreError> {
         let info = &doc.info;
         let plan = crate::store::plan::graph_plan(doc);

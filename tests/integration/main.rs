@@ -8,4 +8,5 @@ mod faults;
 mod memory;
 mod norms;
 mod parity;
+mod servers;
 mod texts;
