@@ -32,7 +32,7 @@ help:
 	@echo "make test   run every test (installs what is missing)"
 	@echo "make check  cargo fmt --check and clippy -D warnings"
 	@echo "make models install model files only"
-	@echo "make services / services-down  start / stop the test servers (Bolt graph)"
+	@echo "make services / services-down  start / stop the test servers (PostgreSQL, Bolt graph, Qdrant API)"
 
 deps:
 	@missing=""; for c in $(NEEDED_COMMANDS); do command -v $$c >/dev/null 2>&1 || missing="$$missing $$c"; done; \
@@ -73,9 +73,12 @@ parity-reference: models
 
 # Test servers (no Docker): each scripts/services/<name>.sh has up|down|status; data under
 # .services/ (git-ignored). `make test` starts them and stops them afterwards, pass or fail.
-SERVICES := arcadedb
+# (PostgreSQL from Debian's package; ArcadeDB's Bolt server from PyPI; Qdrant's gRPC API served
+# by this repo's qdrant-test-server over Qdrant's own engine.)
+SERVICES := postgres arcadedb qdrant
 
 services: deps
+	$(CARGO) build --locked --bin qdrant-test-server
 	@for s in $(SERVICES); do bash scripts/services/$$s.sh up || exit 1; done
 
 services-down:

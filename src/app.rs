@@ -19,7 +19,7 @@ use crate::pipeline::record::DocType;
 use crate::pipeline::runner::{self, Fault, RunReport, RunnerConfig, Services};
 use crate::status;
 use crate::store::edge::EdgeVectors;
-use crate::store::jobs::JobStore;
+use crate::store::jobs::{JobStore, Jobs};
 use crate::store::sqlite::Sqlite;
 use crate::store::{GraphStore, RelationalStore, VectorStore};
 
@@ -75,6 +75,152 @@ async fn open_graph(url: &str, db: &Sqlite) -> anyhow::Result<Arc<dyn GraphStore
     Ok(Arc::new(graph))
 }
 
+/// The stores a run writes to, chosen by URL; the embedded SQLite database is always open
+/// (it holds whatever is not on a server).
+struct Opened {
+    sqlite: Sqlite,
+    postgres: Option<crate::store::postgres::Postgres>,
+    relational: Arc<dyn RelationalStore>,
+    graph: Arc<dyn GraphStore>,
+    vectors: Arc<dyn VectorStore>,
+    jobs: Jobs,
+}
+
+impl Opened {
+    async fn close(&self) {
+        self.sqlite.close().await;
+        if let Some(pg) = &self.postgres {
+            pg.close().await;
+        }
+    }
+
+    /// The model a stored document's vectors come from.
+    async fn document_model(&self, id: &str) -> anyhow::Result<Option<String>> {
+        Ok(match &self.postgres {
+            Some(pg) => {
+                sqlx::query_scalar("SELECT model_id FROM documents WHERE id = $1")
+                    .bind(id)
+                    .fetch_optional(pg.pool())
+                    .await?
+            }
+            None => {
+                sqlx::query_scalar("SELECT model_id FROM documents WHERE id = ?")
+                    .bind(id)
+                    .fetch_optional(self.sqlite.pool())
+                    .await?
+            }
+        })
+    }
+
+    /// A stored chunk's text.
+    async fn chunk_text(&self, id: &str) -> anyhow::Result<Option<String>> {
+        Ok(match &self.postgres {
+            Some(pg) => {
+                sqlx::query_scalar("SELECT text FROM chunks WHERE id = $1")
+                    .bind(id)
+                    .fetch_optional(pg.pool())
+                    .await?
+            }
+            None => {
+                sqlx::query_scalar("SELECT text FROM chunks WHERE id = ?")
+                    .bind(id)
+                    .fetch_optional(self.sqlite.pool())
+                    .await?
+            }
+        })
+    }
+
+    /// The source a stored document was ingested from.
+    async fn document_source(&self, id: &str) -> anyhow::Result<Option<String>> {
+        Ok(match &self.postgres {
+            Some(pg) => {
+                sqlx::query_scalar("SELECT source FROM documents WHERE id = $1")
+                    .bind(id)
+                    .fetch_optional(pg.pool())
+                    .await?
+            }
+            None => {
+                sqlx::query_scalar("SELECT source FROM documents WHERE id = ?")
+                    .bind(id)
+                    .fetch_optional(self.sqlite.pool())
+                    .await?
+            }
+        })
+    }
+}
+
+/// Open the stores: flag or environment first, then the pipeline's `[store]`, then embedded.
+async fn open_stores(
+    g: &GlobalArgs,
+    data: &DataDir,
+    config: Option<&PipelineConfig>,
+) -> anyhow::Result<Opened> {
+    let pick = |flag: &Option<String>, from_config: Option<String>, default: &str| {
+        flag.clone()
+            .or(from_config)
+            .unwrap_or_else(|| default.to_string())
+    };
+    let relational_url = pick(
+        &g.relational_url,
+        config.map(|c| c.store.relational.clone()),
+        "sqlite",
+    );
+    let vector_url = pick(
+        &g.vector_url,
+        config.map(|c| c.store.vector.clone()),
+        "qdrant-edge",
+    );
+    let persons = config.is_some_and(|c| c.enrich.persons_in_payload);
+    // Take the embedded vector collection first: when another process holds it, nothing is
+    // touched.
+    let vectors: Arc<dyn VectorStore> = if vector_url == "qdrant-edge" {
+        Arc::new(Arc::new(
+            EdgeVectors::new(&data.vectors()).with_persons_in_payload(persons),
+        ))
+    } else if vector_url.starts_with("http://") || vector_url.starts_with("https://") {
+        let key = std::env::var("INGEST_QDRANT_API_KEY")
+            .ok()
+            .filter(|k| !k.is_empty());
+        Arc::new(
+            crate::store::qdrant::QdrantVectors::connect(&vector_url, key)
+                .await
+                .map_err(anyhow::Error::msg)?
+                .with_persons_in_payload(persons),
+        )
+    } else {
+        bail!("vector store {vector_url:?}: expected \"qdrant-edge\" or a Qdrant gRPC URL (http://HOST:6334)");
+    };
+    let sqlite = Sqlite::try_open(&data.database()).await?;
+    let (relational, postgres, jobs): (Arc<dyn RelationalStore>, _, Jobs) =
+        if relational_url == "sqlite" {
+            (
+                Arc::new(sqlite.clone()),
+                None,
+                Jobs::Sqlite(JobStore::new(sqlite.pool().clone(), LEASE)),
+            )
+        } else if relational_url.starts_with("postgres://")
+            || relational_url.starts_with("postgresql://")
+        {
+            let pg = crate::store::postgres::Postgres::connect(&relational_url).await?;
+            let jobs = Jobs::Postgres(crate::store::pg_jobs::PgJobStore::new(
+                pg.pool().clone(),
+                LEASE,
+            ));
+            (Arc::new(pg.clone()), Some(pg), jobs)
+        } else {
+            bail!("relational store {relational_url:?}: expected \"sqlite\" or a postgres:// URL");
+        };
+    let graph = open_graph(&graph_url(g, config), &sqlite).await?;
+    Ok(Opened {
+        sqlite,
+        postgres,
+        relational,
+        graph,
+        vectors,
+        jobs,
+    })
+}
+
 /// The graph URL in force: flag or environment, else the pipeline's, else embedded.
 fn graph_url(g: &GlobalArgs, config: Option<&PipelineConfig>) -> String {
     g.graph_url
@@ -86,46 +232,35 @@ fn graph_url(g: &GlobalArgs, config: Option<&PipelineConfig>) -> String {
 /// `ingest delete TARGET`: the document from every store, and its checkpoints.
 async fn delete(g: &GlobalArgs, target: &str) -> anyhow::Result<u8> {
     let data = DataDir::new(&g.data_dir);
-    if !data.database().exists() {
-        bail!("no ingest data in {}", data.root.display());
-    }
     let _lock = data.lock()?;
-    let db = Sqlite::try_open(&data.database()).await?;
+    let st = open_stores(g, &data, None).await?;
     // A source is stored as listed (absolute path or URL); accept a relative path too.
     let as_path = std::fs::canonicalize(target)
         .ok()
         .map(|p| p.display().to_string());
-    let mut found = db.find_document(target).await?;
+    let mut found = st.relational.find_document(target).await?;
     if found.is_none() {
         if let Some(p) = &as_path {
-            found = db.find_document(p).await?;
+            found = st.relational.find_document(p).await?;
         }
     }
-    let jobs = JobStore::new(db.pool().clone(), LEASE);
     let Some(id) = found else {
-        let forgotten = jobs.forget(target, as_path.as_deref()).await?;
-        db.close().await;
+        let forgotten = st.jobs.forget(target, as_path.as_deref()).await?;
+        st.close().await;
         if forgotten > 0 {
             println!("{target}: no stored document; {forgotten} job(s) forgotten");
             return Ok(exit::OK);
         }
         bail!("{target}: no such document id or source");
     };
-    let source: Option<String> = sqlx::query_scalar("SELECT source FROM documents WHERE id = ?")
-        .bind(&id)
-        .fetch_optional(db.pool())
-        .await?;
-    let vectors = Arc::new(EdgeVectors::new(&data.vectors()));
-    for model in VectorStore::models(&vectors).await? {
-        VectorStore::delete_document(&vectors, &model, &id).await?;
+    let source = st.document_source(&id).await?;
+    for model in st.vectors.models().await? {
+        st.vectors.delete_document(&model, &id).await?;
     }
-    open_graph(&graph_url(g, None), &db)
-        .await?
-        .delete_document(&id)
-        .await?;
-    RelationalStore::delete_document(&db, &id).await?;
-    let forgotten = jobs.forget(&id, source.as_deref()).await?;
-    db.close().await;
+    st.graph.delete_document(&id).await?;
+    st.relational.delete_document(&id).await?;
+    let forgotten = st.jobs.forget(&id, source.as_deref()).await?;
+    st.close().await;
     println!(
         "deleted {id} (source {}); {forgotten} job(s) forgotten",
         source.unwrap_or_default()
@@ -148,39 +283,28 @@ struct Drift {
 /// `ingest verify`: per document, chunk ids in rows, vectors (its model's collection) and graph.
 async fn verify(g: &GlobalArgs, json: bool) -> anyhow::Result<u8> {
     let data = DataDir::new(&g.data_dir);
-    if !data.database().exists() {
-        bail!("no ingest data in {}", data.root.display());
-    }
     let _lock = data.lock()?;
-    let db = Sqlite::try_open(&data.database()).await?;
-    let vectors = Arc::new(EdgeVectors::new(&data.vectors()));
-    let graph_store = open_graph(&graph_url(g, None), &db).await?;
-    let mut ids: std::collections::BTreeSet<String> = RelationalStore::document_ids(&db)
-        .await?
-        .into_iter()
-        .collect();
-    ids.extend(graph_store.document_ids().await?);
-    let models = VectorStore::models(&vectors).await?;
+    let st = open_stores(g, &data, None).await?;
+    let mut ids: std::collections::BTreeSet<String> =
+        st.relational.document_ids().await?.into_iter().collect();
+    ids.extend(st.graph.document_ids().await?);
+    let models = st.vectors.models().await?;
     for m in &models {
-        ids.extend(VectorStore::document_ids(&vectors, m).await?);
+        ids.extend(st.vectors.document_ids(m).await?);
     }
     let mut drifts = Vec::new();
     for id in &ids {
-        let model: Option<String> =
-            sqlx::query_scalar("SELECT model_id FROM documents WHERE id = ?")
-                .bind(id)
-                .fetch_optional(db.pool())
-                .await?;
-        let mut rel = db.chunk_ids(id).await?;
+        let model = st.document_model(id).await?;
+        let mut rel = st.relational.chunk_ids(id).await?;
         rel.sort();
-        let graph = graph_store.document_chunk_ids(id).await?;
+        let graph = st.graph.document_chunk_ids(id).await?;
         // The document's points in its own model's collection; without a row, in any.
         let mut vec_ids = Vec::new();
         for m in models
             .iter()
             .filter(|m| model.as_deref().is_none_or(|x| x == m.as_str()))
         {
-            vec_ids.extend(VectorStore::document_chunk_ids(&vectors, m, id).await?);
+            vec_ids.extend(st.vectors.document_chunk_ids(m, id).await?);
         }
         vec_ids.sort();
         if rel != vec_ids || rel != graph {
@@ -202,7 +326,7 @@ async fn verify(g: &GlobalArgs, json: bool) -> anyhow::Result<u8> {
             });
         }
     }
-    db.close().await;
+    st.close().await;
     if json {
         println!(
             "{}",
@@ -358,7 +482,7 @@ async fn search(
     json: bool,
 ) -> anyhow::Result<u8> {
     let data = DataDir::new(&g.data_dir);
-    if !data.database().is_file() {
+    if !data.database().is_file() && g.relational_url.is_none() {
         bail!(
             "no ingest data in {} (ingest something first, or pass --data-dir)",
             data.root.display()
@@ -383,15 +507,11 @@ async fn search(
             .pop()
             .context("the model returned no vector")?
     };
-    let vectors = Arc::new(EdgeVectors::new(&data.vectors()));
-    let hits = VectorStore::search(&vectors, &model, vector, limit).await?;
-    let db = Sqlite::try_open(&data.database()).await?;
+    let st = open_stores(g, &data, None).await?;
+    let hits = st.vectors.search(&model, vector, limit).await?;
     let mut results = Vec::with_capacity(hits.len());
     for (i, h) in hits.into_iter().enumerate() {
-        let text: Option<String> = sqlx::query_scalar("SELECT text FROM chunks WHERE id = ?")
-            .bind(&h.chunk_id)
-            .fetch_optional(db.pool())
-            .await?;
+        let text = st.chunk_text(&h.chunk_id).await?;
         let field = |k: &str| h.payload[k].as_str().map(str::to_string);
         results.push(SearchResult {
             rank: i + 1,
@@ -404,7 +524,7 @@ async fn search(
             text,
         });
     }
-    db.close().await;
+    st.close().await;
     if json {
         println!("{}", serde_json::to_string_pretty(&results)?);
     } else {
@@ -601,15 +721,11 @@ async fn ingest(g: &GlobalArgs, a: &IngestArgs) -> anyhow::Result<u8> {
 
     let data = DataDir::new(&g.data_dir);
     let _lock = data.lock()?;
-    // Take the vector collection first: when another process holds it, nothing is touched.
-    let vector_store: Arc<dyn VectorStore> = Arc::new(Arc::new(
-        EdgeVectors::new(&data.vectors()).with_persons_in_payload(config.enrich.persons_in_payload),
-    ));
-    vector_store
+    let st = open_stores(g, &data, Some(&config)).await?;
+    st.vectors
         .prepare(embedder.model_id(), embedder.dimension())
         .await?;
-    let db = Sqlite::try_open(&data.database()).await?;
-    let jobs = JobStore::new(db.pool().clone(), LEASE);
+    let jobs = st.jobs.clone();
     let released = jobs.release_dead_local_leases().await?;
     if released > 0 {
         tracing::info!(released, "resuming jobs left by a process that died");
@@ -630,13 +746,11 @@ async fn ingest(g: &GlobalArgs, a: &IngestArgs) -> anyhow::Result<u8> {
         config.parse.fetch_attempts,
     )
     .context("cannot build the HTTP client")?;
-    let relational: Arc<dyn RelationalStore> = Arc::new(db.clone());
-    let graph = open_graph(&graph_url(g, Some(&config)), &db).await?;
     let services = Services {
         jobs: jobs.clone(),
-        relational,
-        graph,
-        vectors: vector_store,
+        relational: st.relational.clone(),
+        graph: st.graph.clone(),
+        vectors: st.vectors.clone(),
         embedder,
         fetcher,
         chunker: Chunker::from_config(&config.chunk, &config.embed.model, max_tokens),
@@ -669,7 +783,7 @@ async fn ingest(g: &GlobalArgs, a: &IngestArgs) -> anyhow::Result<u8> {
         .filter(|(state, _)| state == "queued" || state == "running")
         .map(|(_, n)| n as u64)
         .sum();
-    db.close().await;
+    st.close().await;
 
     let code = report_outcome(
         &run_id,

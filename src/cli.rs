@@ -43,6 +43,17 @@ pub struct GlobalArgs {
     #[arg(long, global = true, env = "INGEST_MODELS_DIR")]
     pub models_dir: Option<PathBuf>,
 
+    /// Relational store (documents, chunks, citations and the job checkpoints): `sqlite`
+    /// (embedded, in the data dir) or `postgres://USER:PASSWORD@HOST:PORT/DB`. Overrides the
+    /// pipeline's `[store] relational`.
+    #[arg(long, global = true, env = "INGEST_RELATIONAL_URL")]
+    pub relational_url: Option<String>,
+
+    /// Vector store: `qdrant-edge` (embedded, in the data dir) or a Qdrant gRPC URL
+    /// (`http://HOST:6334`; API key from INGEST_QDRANT_API_KEY). Overrides `[store] vector`.
+    #[arg(long, global = true, env = "INGEST_VECTOR_URL")]
+    pub vector_url: Option<String>,
+
     /// Graph store: `sqlite` (embedded, in the data dir) or `bolt://USER:PASSWORD@HOST:PORT/DB`
     /// (Neo4j 5 or another Bolt server). Overrides the pipeline's `[store] graph`.
     #[arg(long, global = true, env = "INGEST_GRAPH_URL")]

@@ -316,16 +316,16 @@ impl PipelineConfig {
             return Err("chunk.max_tokens must be 0 (model limit) or at least 32".into());
         }
         crate::embed::model_spec(&self.embed.model).map_err(|e| e.to_string())?;
-        if self.store.relational != "sqlite" {
+        let r = &self.store.relational;
+        if r != "sqlite" && !r.starts_with("postgres://") && !r.starts_with("postgresql://") {
             return Err(format!(
-                "store.relational {:?} is not available yet (only the embedded \"sqlite\")",
-                self.store.relational
+                "store.relational {r:?}: expected \"sqlite\" (embedded) or a postgres:// URL"
             ));
         }
-        if self.store.vector != "qdrant-edge" {
+        let v = &self.store.vector;
+        if v != "qdrant-edge" && !v.starts_with("http://") && !v.starts_with("https://") {
             return Err(format!(
-                "store.vector {:?} is not available yet (only the embedded \"qdrant-edge\")",
-                self.store.vector
+                "store.vector {v:?}: expected \"qdrant-edge\" (embedded) or a Qdrant gRPC URL (http://HOST:6334)"
             ));
         }
         if self.store.graph != "sqlite" {

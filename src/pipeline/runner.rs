@@ -17,7 +17,7 @@ use super::record::{ChunkedDocument, Document, EmbeddedDocument, EnrichedDocumen
 use crate::chunk::Chunker;
 use crate::embed::Embedder;
 use crate::fetch::{Fetcher, Source};
-use crate::store::jobs::{Claim, JobStore};
+use crate::store::jobs::{Claim, Jobs};
 use crate::store::{GraphStore, RelationalStore, StoreError, VectorStore};
 
 /// Documents buffered between two stages. Documents can be megabytes each; a few per hop
@@ -65,7 +65,7 @@ pub struct RunnerConfig {
 /// Everything the stages need, built once per run.
 #[derive(Clone)]
 pub struct Services {
-    pub jobs: JobStore,
+    pub jobs: Jobs,
     pub relational: Arc<dyn RelationalStore>,
     pub graph: Arc<dyn GraphStore>,
     pub vectors: Arc<dyn VectorStore>,
@@ -291,16 +291,8 @@ pub async fn run(
     report
 }
 
-async fn release_own(jobs: &JobStore, run_id: &str) -> Result<(), StoreError> {
-    sqlx::query(
-        "UPDATE jobs SET state = 'queued', lease_owner = NULL, lease_expires_at = NULL
-         WHERE run_id = ? AND state = 'running' AND lease_owner = ?",
-    )
-    .bind(run_id)
-    .bind(jobs.owner())
-    .execute(jobs.pool())
-    .await?;
-    Ok(())
+async fn release_own(jobs: &Jobs, run_id: &str) -> Result<(), StoreError> {
+    jobs.release_run(run_id).await
 }
 
 async fn collect(mut rx: mpsc::Receiver<Outcome>, progress: Progress) -> RunReport {

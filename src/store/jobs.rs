@@ -231,6 +231,19 @@ impl JobStore {
         Ok(n)
     }
 
+    /// Put this process's running jobs of a run back in the queue (end of a run).
+    pub async fn release_run(&self, run_id: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE jobs SET state = 'queued', lease_owner = NULL, lease_expires_at = NULL
+             WHERE run_id = ? AND state = 'running' AND lease_owner = ?",
+        )
+        .bind(run_id)
+        .bind(&self.owner)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
     /// The recorded output of the job's last completed stage.
     pub async fn load_payload(&self, job_id: i64) -> Result<Option<(i64, Vec<u8>)>, StoreError> {
         let row = sqlx::query("SELECT stage, data FROM job_payloads WHERE job_id = ?")
@@ -451,4 +464,99 @@ pub fn lease_owner() -> String {
         std::process::id(),
         rand::random::<u32>()
     )
+}
+
+/// The job queue and checkpoints, in SQLite (embedded) or PostgreSQL (when the relational store
+/// is PostgreSQL): one interface for the runner.
+#[derive(Clone)]
+pub enum Jobs {
+    Sqlite(JobStore),
+    Postgres(super::pg_jobs::PgJobStore),
+}
+
+macro_rules! both {
+    ($self:ident, $j:ident => $e:expr) => {
+        match $self {
+            Jobs::Sqlite($j) => $e,
+            Jobs::Postgres($j) => $e,
+        }
+    };
+}
+
+impl Jobs {
+    pub fn owner(&self) -> &str {
+        both!(self, j => j.owner())
+    }
+
+    pub async fn enqueue(
+        &self,
+        run_id: &str,
+        doc_type: DocType,
+        priority: i64,
+        sources: &[String],
+    ) -> Result<EnqueueStats, StoreError> {
+        both!(self, j => j.enqueue(run_id, doc_type, priority, sources).await)
+    }
+
+    pub async fn release_dead_local_leases(&self) -> Result<u64, StoreError> {
+        both!(self, j => j.release_dead_local_leases().await)
+    }
+
+    pub async fn claim_next(&self, run_id: &str) -> Result<Option<Claim>, StoreError> {
+        both!(self, j => j.claim_next(run_id).await)
+    }
+
+    pub async fn forget(&self, document_id: &str, source: Option<&str>) -> Result<u64, StoreError> {
+        both!(self, j => j.forget(document_id, source).await)
+    }
+
+    pub async fn load_payload(&self, job_id: i64) -> Result<Option<(i64, Vec<u8>)>, StoreError> {
+        both!(self, j => j.load_payload(job_id).await)
+    }
+
+    pub async fn reset(&self, claim: &Claim) -> Result<(), StoreError> {
+        both!(self, j => j.reset(claim).await)
+    }
+
+    pub async fn checkpoint(
+        &self,
+        claim: &Claim,
+        stage: Stage,
+        payload: &[u8],
+        document_id: Option<&str>,
+        model_id: Option<&str>,
+    ) -> Result<(), StoreError> {
+        both!(self, j => j.checkpoint(claim, stage, payload, document_id, model_id).await)
+    }
+
+    pub async fn finish(
+        &self,
+        claim: &Claim,
+        document_id: &str,
+        content_hash: &str,
+    ) -> Result<(), StoreError> {
+        both!(self, j => j.finish(claim, document_id, content_hash).await)
+    }
+
+    pub async fn fail(
+        &self,
+        claim: &Claim,
+        stage: Stage,
+        class: ErrorClass,
+        message: &str,
+    ) -> Result<(), StoreError> {
+        both!(self, j => j.fail(claim, stage, class, message).await)
+    }
+
+    pub async fn release(&self, claim: &Claim) -> Result<(), StoreError> {
+        both!(self, j => j.release(claim).await)
+    }
+
+    pub async fn release_run(&self, run_id: &str) -> Result<(), StoreError> {
+        both!(self, j => j.release_run(run_id).await)
+    }
+
+    pub async fn run_states(&self, run_id: &str) -> Result<Vec<(String, i64)>, StoreError> {
+        both!(self, j => j.run_states(run_id).await)
+    }
 }

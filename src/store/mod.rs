@@ -6,7 +6,10 @@
 pub mod edge;
 pub mod jobs;
 pub mod neo4j;
+pub mod pg_jobs;
 pub mod plan;
+pub mod postgres;
+pub mod qdrant;
 pub mod sqlite;
 
 use async_trait::async_trait;
@@ -63,6 +66,16 @@ impl From<sqlx::Error> for StoreError {
                 StoreError::Busy(msg)
             }
             sqlx::Error::Io(_) => StoreError::Busy(msg),
+            // PostgreSQL: serialization failure, deadlock, lock timeout, server shutting down
+            // or starting, too many connections: worth retrying.
+            sqlx::Error::Database(db)
+                if matches!(
+                    db.code().as_deref(),
+                    Some("40001" | "40P01" | "55P03" | "57P01" | "57P03" | "53300")
+                ) =>
+            {
+                StoreError::Busy(msg)
+            }
             _ => StoreError::Database(msg),
         }
     }

@@ -63,11 +63,74 @@ fn cypher(url: &str, q: &str, column: &str) -> Vec<String> {
     })
 }
 
+/// A fresh schema in the PostgreSQL test database; the URL makes it the search path.
+fn postgres_url(schema: &str) -> String {
+    service("postgres").unwrap_or_else(|e| panic!("{e}"));
+    let port = std::env::var("INGEST_PG_PORT").unwrap_or_else(|_| "15432".into());
+    let base = format!("postgres://postgres@127.0.0.1:{port}/ingest_test");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let pool = sqlx::PgPool::connect(&base).await.unwrap();
+        for q in [
+            format!("DROP SCHEMA IF EXISTS {schema} CASCADE"),
+            format!("CREATE SCHEMA {schema}"),
+        ] {
+            sqlx::query(&q).execute(&pool).await.unwrap();
+        }
+        pool.close().await;
+    });
+    format!("{base}?options=-c%20search_path%3D{schema}")
+}
+
+/// The Qdrant API served by `qdrant-test-server`, emptied of earlier runs' points.
+fn vector_url() -> String {
+    service("qdrant").unwrap_or_else(|e| panic!("{e}"));
+    let port = std::env::var("INGEST_QDRANT_PORT").unwrap_or_else(|_| "16334".into());
+    let url = format!("http://127.0.0.1:{port}");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let q = ingest::store::qdrant::QdrantVectors::connect(&url, None)
+            .await
+            .unwrap();
+        for m in q.models().await.unwrap() {
+            for d in q.document_ids(&m).await.unwrap() {
+                q.delete_document(&m, &d).await.unwrap();
+            }
+        }
+    });
+    url
+}
+
+fn sql(url: &str, q: &str) -> Vec<String> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let pool = sqlx::PgPool::connect(url).await.unwrap();
+        let rows: Vec<String> = sqlx::query_scalar(q).fetch_all(&pool).await.unwrap();
+        pool.close().await;
+        rows
+    })
+}
+
 #[test]
-fn norms_and_decisions_with_a_bolt_graph_server() {
-    let url = graph_url();
+fn fixtures_against_postgres_qdrant_and_a_bolt_graph() {
+    let graph = graph_url();
     // A test database: earlier runs' documents would be drift for this data dir.
-    cypher(&url, "MATCH (n) DETACH DELETE n RETURN count(*) AS n", "n");
+    cypher(
+        &graph,
+        "MATCH (n) DETACH DELETE n RETURN count(*) AS n",
+        "n",
+    );
+    let pg = postgres_url("it_servers");
+    let vectors = vector_url();
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
     let norms = list(
@@ -86,33 +149,62 @@ fn norms_and_decisions_with_a_bolt_graph_server() {
             fixture_line("jurisprudence/cass_snciv2025530039O.txt"),
         ],
     );
-    let flag = ["--graph-url", url.as_str()];
+    let flags = [
+        "--relational-url",
+        pg.as_str(),
+        "--vector-url",
+        vectors.as_str(),
+        "--graph-url",
+        graph.as_str(),
+    ];
     for (t, l) in [("norm", &norms), ("jurisprudence", &decisions)] {
-        let r = ingest_type(t, &data, l, &[], &flag);
+        let r = ingest_type(t, &data, l, &[], &flags);
         assert_eq!(r.code, 0, "{t}: {}", r.stderr);
     }
-    let verify = |data: &Path| {
-        run_args(&[
-            "verify",
-            "--data-dir",
-            data.to_str().unwrap(),
-            "--graph-url",
-            &url,
-        ])
+    let with = |args: &[&str]| {
+        let mut all: Vec<&str> = args.to_vec();
+        all.extend(["--data-dir", data.to_str().unwrap()]);
+        all.extend(flags);
+        run_args(&all)
     };
-    let v = verify(&data);
+    let v = with(&["verify"]);
     assert_eq!(v.code, 0, "{}{}", v.stdout, v.stderr);
     assert!(
         v.stdout.contains("verified 4 documents: stores agree"),
         "{}",
         v.stdout
     );
+    // Checkpoints live in PostgreSQL too: nothing was written to the embedded database.
+    assert_eq!(
+        sql(&pg, "SELECT state FROM jobs GROUP BY state"),
+        vec!["done"]
+    );
 
-    // The graph is useful: from a decision's chunk, CITES reaches an article of the Gelli-Bianco
-    // act or the civil code, and PART_OF its act.
+    // SQL: a decision's chunks in order, section by section.
     let decision = "it:cass:civ:2025;30638";
+    let mut sections = sql(
+        &pg,
+        &format!("SELECT section FROM chunks WHERE document_id = '{decision}' ORDER BY ordinal"),
+    );
+    sections.dedup();
+    assert_eq!(sections, ["header", "facts", "reasoning", "operative"]);
+    // Vector search through Qdrant's API finds the article about the day of remembrance.
+    let s = with(&[
+        "search",
+        "giornata in memoria delle vittime del terrorismo",
+        "--json",
+        "--limit",
+        "3",
+    ]);
+    assert_eq!(s.code, 0, "{}", s.stderr);
+    let hits: serde_json::Value = serde_json::from_str(&s.stdout).unwrap();
+    assert_eq!(
+        hits[0]["document_id"], "/akn/it/act/legge/stato/2007-05-04/56/ita@2007-05-06",
+        "{hits:#}"
+    );
+    // Cypher: from a decision's chunk, CITES reaches an article and PART_OF its act.
     let rows = cypher(
-        &url,
+        &graph,
         &format!(
             "MATCH (d:Document {{key: '{decision}'}})-[:HAS_CHUNK]->(c:Chunk)-[:CITES]->(a:Article)-[:PART_OF]->(n:Norm) \
              RETURN DISTINCT n.key AS norm"
@@ -123,9 +215,8 @@ fn norms_and_decisions_with_a_bolt_graph_server() {
         rows.iter().any(|n| n.starts_with("urn:nir:stato:")),
         "cited acts: {rows:?}"
     );
-    // Chunk order by NEXT, and each article chunk of L. 56/2007 is TEXT_OF its Article.
     let text_of = cypher(
-        &url,
+        &graph,
         "MATCH (c:Chunk)-[:TEXT_OF]->(a:Article {key: 'urn:nir:stato:legge:2007;56~art1'}) RETURN c.key AS chunk",
         "chunk",
     );
@@ -134,30 +225,24 @@ fn norms_and_decisions_with_a_bolt_graph_server() {
     // A re-run adds nothing; deleting a document leaves the others whole.
     let count = || {
         cypher(
-            &url,
+            &graph,
             &format!("MATCH (d:Document {{key: '{decision}'}})-[:HAS_CHUNK]->(c:Chunk) RETURN toString(count(c)) AS n"),
             "n",
         )
     };
-    let before = count();
+    let chunks = || sql(&pg, "SELECT count(*)::text FROM chunks");
+    let (before, rows_before) = (count(), chunks());
     assert!(
         before.len() == 1 && before[0].parse::<u32>().unwrap() > 10,
         "{before:?}"
     );
-    let r = ingest_type("jurisprudence", &data, &decisions, &[], &flag);
+    let r = ingest_type("jurisprudence", &data, &decisions, &[], &flags);
     assert_eq!(r.code, 0, "{}", r.stderr);
-    assert_eq!(count(), before);
-    let d = run_args(&[
-        "delete",
-        decision,
-        "--data-dir",
-        data.to_str().unwrap(),
-        "--graph-url",
-        &url,
-    ]);
+    assert_eq!((count(), chunks()), (before, rows_before));
+    let d = with(&["delete", decision]);
     assert_eq!(d.code, 0, "{}", d.stderr);
     assert_eq!(count(), vec!["0".to_string()]);
-    let v = verify(&data);
+    let v = with(&["verify"]);
     assert_eq!(v.code, 0, "{}{}", v.stdout, v.stderr);
     assert!(
         v.stdout.contains("verified 3 documents: stores agree"),

@@ -1,0 +1,436 @@
+//! The job table and per-document stage checkpoints in PostgreSQL: the API and lease
+//! semantics of [`super::jobs::JobStore`], for workers on several processes or hosts.
+//!
+//! A claim is one statement that picks the next claimable row with
+//! `FOR UPDATE SKIP LOCKED` and bumps its lease epoch, so concurrent claimers never get the
+//! same job. Every checkpoint re-checks the epoch (and locks the job row) in the transaction
+//! that records the stage's output. Lease times use the server clock (`ingest_now_ms()`), so
+//! hosts with skewed clocks agree on expiry.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use sqlx::{PgConnection, PgPool, Row};
+
+use super::jobs::{lease_owner, Claim, EnqueueStats};
+use super::StoreError;
+use crate::pipeline::error::ErrorClass;
+use crate::pipeline::record::{DocType, Stage};
+
+/// Sources inserted per transaction when enqueueing a list.
+const ENQUEUE_BATCH: usize = 500;
+
+/// States a new enqueue puts back in the queue (keeping their checkpoint).
+fn requeueable(state: &str) -> bool {
+    matches!(state, "rejected" | "failed" | "dead")
+}
+
+#[derive(Clone)]
+pub struct PgJobStore {
+    pool: PgPool,
+    owner: String,
+    lease: Duration,
+}
+
+impl PgJobStore {
+    pub fn new(pool: PgPool, lease: Duration) -> Self {
+        Self {
+            pool,
+            owner: lease_owner(),
+            lease,
+        }
+    }
+
+    pub fn owner(&self) -> &str {
+        &self.owner
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    fn lease_ms(&self) -> i64 {
+        i64::try_from(self.lease.as_millis()).unwrap_or(i64::MAX / 2)
+    }
+
+    /// Add sources for `run_id`. A source already done adds nothing; one that was rejected or
+    /// failed before is queued again, keeping its last checkpoint.
+    pub async fn enqueue(
+        &self,
+        run_id: &str,
+        doc_type: DocType,
+        priority: i64,
+        sources: &[String],
+    ) -> Result<EnqueueStats, StoreError> {
+        let mut stats = EnqueueStats::default();
+        for batch in sources.chunks(ENQUEUE_BATCH) {
+            let mut unique: Vec<&str> = batch.iter().map(String::as_str).collect();
+            unique.sort_unstable();
+            unique.dedup();
+            let mut tx = self.pool.begin().await?;
+            // Lock existing rows in a fixed order (no deadlock between enqueuers) and read
+            // their states for the counts.
+            let mut state: HashMap<String, String> = sqlx::query(
+                "SELECT source, state FROM jobs WHERE doc_type = $1 AND source = ANY($2)
+                 ORDER BY source FOR UPDATE",
+            )
+            .bind(doc_type.as_str())
+            .bind(&unique)
+            .fetch_all(&mut *tx)
+            .await?
+            .into_iter()
+            .map(|r| (r.get("source"), r.get("state")))
+            .collect();
+            // Count as row-by-row inserts would: a repeated source sees its first occurrence.
+            for source in batch {
+                match state.get(source.as_str()).map(String::as_str) {
+                    None => {
+                        stats.added += 1;
+                        state.insert(source.clone(), "queued".into());
+                    }
+                    Some("done") => stats.already_done += 1,
+                    Some(s) if requeueable(s) => {
+                        stats.requeued += 1;
+                        state.insert(source.clone(), "queued".into());
+                    }
+                    Some(_) => stats.pending += 1,
+                }
+            }
+            sqlx::query(
+                "INSERT INTO jobs (source, doc_type, state, priority, due_at, run_id, created_at, updated_at)
+                 SELECT s, $2, 'queued', $3, ingest_now_ms(), $4, ingest_now_ms(), ingest_now_ms()
+                 FROM UNNEST($1::text[]) AS s
+                 ON CONFLICT (source, doc_type) DO UPDATE SET run_id = EXCLUDED.run_id,
+                   updated_at = EXCLUDED.updated_at,
+                   state = CASE WHEN jobs.state IN ('rejected', 'failed', 'dead') THEN 'queued'
+                                ELSE jobs.state END,
+                   due_at = CASE WHEN jobs.state IN ('rejected', 'failed', 'dead') THEN EXCLUDED.due_at
+                                 ELSE jobs.due_at END",
+            )
+            .bind(&unique)
+            .bind(doc_type.as_str())
+            .bind(priority)
+            .bind(run_id)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+        }
+        Ok(stats)
+    }
+
+    /// Jobs left `running` by a process of this host that no longer exists go back to the
+    /// queue at once instead of waiting for their lease to expire.
+    pub async fn release_dead_local_leases(&self) -> Result<u64, StoreError> {
+        let host = host_name();
+        let rows = sqlx::query("SELECT id, lease_owner FROM jobs WHERE state = 'running'")
+            .fetch_all(&self.pool)
+            .await?;
+        let mut released = 0;
+        for r in rows {
+            let id: i64 = r.get("id");
+            let owner: Option<String> = r.get("lease_owner");
+            let Some(owner) = owner else { continue };
+            let mut parts = owner.rsplitn(3, '-');
+            let (Some(_nonce), Some(pid), Some(h)) = (parts.next(), parts.next(), parts.next())
+            else {
+                continue;
+            };
+            if h != host || owner == self.owner {
+                continue;
+            }
+            let alive = pid
+                .parse::<u32>()
+                .map(|p| std::path::Path::new(&format!("/proc/{p}")).exists())
+                .unwrap_or(true);
+            if !alive {
+                // Only if that owner still holds it: another host may have taken it over since.
+                released += sqlx::query(
+                    "UPDATE jobs SET state = 'queued', lease_owner = NULL, lease_expires_at = NULL
+                     WHERE id = $1 AND state = 'running' AND lease_owner = $2",
+                )
+                .bind(id)
+                .bind(&owner)
+                .execute(&self.pool)
+                .await?
+                .rows_affected();
+            }
+        }
+        Ok(released)
+    }
+
+    /// Claim the next job of this run: queued ones, or running ones whose lease expired,
+    /// by priority then due time. Rows another claimer has locked are skipped, not waited for.
+    pub async fn claim_next(&self, run_id: &str) -> Result<Option<Claim>, StoreError> {
+        let row = sqlx::query(
+            "WITH next AS (
+                 SELECT id FROM jobs
+                 WHERE run_id = $1 AND due_at <= ingest_now_ms()
+                   AND (state = 'queued'
+                        OR (state = 'running' AND lease_expires_at < ingest_now_ms()
+                            AND lease_owner <> $2))
+                 ORDER BY priority DESC, due_at, id
+                 LIMIT 1
+                 FOR UPDATE SKIP LOCKED)
+             UPDATE jobs j SET state = 'running', lease_owner = $2,
+               lease_expires_at = ingest_now_ms() + $3, lease_epoch = j.lease_epoch + 1,
+               attempts = j.attempts + 1, updated_at = ingest_now_ms()
+             FROM next WHERE j.id = next.id
+             RETURNING j.id, j.source, j.doc_type, j.stage_done, j.lease_epoch, j.model_id, j.attempts,
+               j.document_id",
+        )
+        .bind(run_id)
+        // Documents this process already holds are in its pipeline, not abandoned.
+        .bind(&self.owner)
+        .bind(self.lease_ms())
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(r) = row else { return Ok(None) };
+        let doc_type: String = r.get("doc_type");
+        Ok(Some(Claim {
+            id: r.get("id"),
+            source: r.get("source"),
+            doc_type: doc_type
+                .parse()
+                .map_err(|e: String| StoreError::Schema(e))?,
+            stage_done: r.get("stage_done"),
+            epoch: r.get("lease_epoch"),
+            model_id: r.get("model_id"),
+            attempts: r.get("attempts"),
+            document_id: r.get("document_id"),
+        }))
+    }
+
+    /// Forget the jobs (and their checkpoints) of a document or a source: the next ingest of
+    /// that source starts from scratch. Returns how many jobs went.
+    pub async fn forget(&self, document_id: &str, source: Option<&str>) -> Result<u64, StoreError> {
+        // Checkpoints go with their job (ON DELETE CASCADE).
+        let n = sqlx::query("DELETE FROM jobs WHERE document_id = $1 OR source = $2")
+            .bind(document_id)
+            .bind(source.unwrap_or(document_id))
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        Ok(n)
+    }
+
+    /// The recorded output of the job's last completed stage.
+    /// Put this process's running jobs of a run back in the queue (end of a run).
+    pub async fn release_run(&self, run_id: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE jobs SET state = 'queued', lease_owner = NULL, lease_expires_at = NULL
+             WHERE run_id = $1 AND state = 'running' AND lease_owner = $2",
+        )
+        .bind(run_id)
+        .bind(self.owner())
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    pub async fn load_payload(&self, job_id: i64) -> Result<Option<(i64, Vec<u8>)>, StoreError> {
+        let row = sqlx::query("SELECT stage, data FROM job_payloads WHERE job_id = $1")
+            .bind(job_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| (r.get("stage"), r.get("data"))))
+    }
+
+    /// Forget a job's checkpoint so it starts again from parse (e.g. the model changed).
+    pub async fn reset(&self, claim: &Claim) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        self.check_lease(&mut tx, claim).await?;
+        sqlx::query("UPDATE jobs SET stage_done = 0, model_id = NULL WHERE id = $1")
+            .bind(claim.id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM job_payloads WHERE job_id = $1")
+            .bind(claim.id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Extend the lease if the claim still holds it; the row stays locked until the caller's
+    /// transaction ends, so no claim can take the job over in between.
+    async fn check_lease(&self, conn: &mut PgConnection, claim: &Claim) -> Result<(), StoreError> {
+        // Touching the lease also extends it: every checkpoint is a heartbeat.
+        let n = sqlx::query(
+            "UPDATE jobs SET lease_expires_at = ingest_now_ms() + $1, updated_at = ingest_now_ms()
+             WHERE id = $2 AND lease_epoch = $3 AND state = 'running'",
+        )
+        .bind(self.lease_ms())
+        .bind(claim.id)
+        .bind(claim.epoch)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
+        if n != 1 {
+            return Err(StoreError::LeaseLost {
+                job: claim.id,
+                epoch: claim.epoch,
+            });
+        }
+        Ok(())
+    }
+
+    /// Record `stage` as done with its output, atomically, under the job's lease.
+    pub async fn checkpoint(
+        &self,
+        claim: &Claim,
+        stage: Stage,
+        payload: &[u8],
+        document_id: Option<&str>,
+        model_id: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        self.check_lease(&mut tx, claim).await?;
+        sqlx::query(
+            "UPDATE jobs SET stage_done = $1, document_id = COALESCE($2, document_id),
+               model_id = COALESCE($3, model_id) WHERE id = $4",
+        )
+        .bind(stage.index())
+        .bind(document_id)
+        .bind(model_id)
+        .bind(claim.id)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO job_payloads (job_id, stage, data) VALUES ($1, $2, $3)
+             ON CONFLICT (job_id) DO UPDATE SET stage = EXCLUDED.stage, data = EXCLUDED.data",
+        )
+        .bind(claim.id)
+        .bind(stage.index())
+        .bind(payload)
+        .execute(&mut *tx)
+        .await?;
+        count_stage(&mut tx, stage, false).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The store stage finished: the job is done and its intermediate output is dropped.
+    pub async fn finish(
+        &self,
+        claim: &Claim,
+        document_id: &str,
+        content_hash: &str,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        self.check_lease(&mut tx, claim).await?;
+        sqlx::query(
+            "UPDATE jobs SET stage_done = $1, state = 'done', document_id = $2, content_hash = $3,
+               lease_owner = NULL, lease_expires_at = NULL, last_error = NULL,
+               last_error_stage = NULL, last_error_class = NULL WHERE id = $4",
+        )
+        .bind(Stage::Store.index())
+        .bind(document_id)
+        .bind(content_hash)
+        .bind(claim.id)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM job_payloads WHERE job_id = $1")
+            .bind(claim.id)
+            .execute(&mut *tx)
+            .await?;
+        count_stage(&mut tx, Stage::Store, false).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Record a failure. Rejected inputs are final for this run; transient failures that
+    /// outlived their retries are marked failed and retried by the next run of the list.
+    /// The last checkpoint is kept either way.
+    pub async fn fail(
+        &self,
+        claim: &Claim,
+        stage: Stage,
+        class: ErrorClass,
+        message: &str,
+    ) -> Result<(), StoreError> {
+        let state = match class {
+            ErrorClass::Rejected => "rejected",
+            ErrorClass::Transient | ErrorClass::Fatal => "failed",
+        };
+        let mut tx = self.pool.begin().await?;
+        self.check_lease(&mut tx, claim).await?;
+        sqlx::query(
+            "UPDATE jobs SET state = $1, last_error = $2, last_error_stage = $3, last_error_class = $4,
+               lease_owner = NULL, lease_expires_at = NULL WHERE id = $5",
+        )
+        .bind(state)
+        .bind(message)
+        .bind(stage.as_str())
+        .bind(class.as_str())
+        .bind(claim.id)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO job_errors (job_id, source, stage, class, message, at)
+             VALUES ($1, $2, $3, $4, $5, ingest_now_ms())",
+        )
+        .bind(claim.id)
+        .bind(&claim.source)
+        .bind(stage.as_str())
+        .bind(class.as_str())
+        .bind(message)
+        .execute(&mut *tx)
+        .await?;
+        count_stage(&mut tx, stage, true).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Give a claimed job back (shutdown before it finished); its checkpoint stays.
+    pub async fn release(&self, claim: &Claim) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE jobs SET state = 'queued', lease_owner = NULL, lease_expires_at = NULL
+             WHERE id = $1 AND lease_epoch = $2 AND state = 'running'",
+        )
+        .bind(claim.id)
+        .bind(claim.epoch)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Job states for one run.
+    pub async fn run_states(&self, run_id: &str) -> Result<Vec<(String, i64)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT state, COUNT(*) AS n FROM jobs WHERE run_id = $1 GROUP BY state ORDER BY state",
+        )
+        .bind(run_id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| (r.get("state"), r.get("n")))
+            .collect())
+    }
+}
+
+async fn count_stage(
+    conn: &mut PgConnection,
+    stage: Stage,
+    failed: bool,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO stage_counters (stage, runs, failures) VALUES ($1, 1, $2)
+         ON CONFLICT (stage) DO UPDATE SET runs = stage_counters.runs + 1,
+           failures = stage_counters.failures + EXCLUDED.failures",
+    )
+    .bind(stage.as_str())
+    .bind(i64::from(failed))
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+        .map(|s| s.trim().to_string())
+        .ok()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "localhost".into())
+}
