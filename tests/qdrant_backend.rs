@@ -8,13 +8,13 @@ mod server;
 use std::path::Path;
 use std::time::Instant;
 
+use ingest::store::qdrant::{collection_name, QdrantVectors, INDEXED_FIELDS};
 use qdrant_client::qdrant::{
     r#match::MatchValue, Condition, CountPointsBuilder, Filter, PrefetchQueryBuilder,
     QueryPointsBuilder, Range, RecommendPointsBuilder, ScrollPointsBuilder, SearchPointsBuilder,
     UpdateCollectionBuilder,
 };
 use qdrant_client::{Qdrant, QdrantError};
-use ingest::store::qdrant::{collection_name, QdrantVectors, INDEXED_FIELDS};
 use serde_json::{json, Value};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;

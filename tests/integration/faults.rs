@@ -270,6 +270,10 @@ fn a_second_process_on_the_same_data_dir_is_refused_clearly() {
     let data = tmp.path().join("data");
     let l = distinct_acts(tmp.path(), 60);
     let first = spawn_until_one_done(&data, &l);
+    // Paused, the first process holds the data dir for as long as the checks take (else it
+    // might finish its list first on a fast machine).
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(first.id() as libc::pid_t, libc::SIGSTOP) };
     let second = ingest(&data, &l, &[], &[]);
     assert_eq!(second.code, 1, "{}", second.stderr);
     assert!(
@@ -299,17 +303,18 @@ fn a_second_process_on_the_same_data_dir_is_refused_clearly() {
         "{}",
         reembed.stderr
     );
-    assert_eq!(
-        scalar(&data, "SELECT COUNT(DISTINCT run_id) FROM jobs"),
-        1,
-        "the refused process left the first one's jobs alone"
-    );
+    unsafe { libc::kill(first.id() as libc::pid_t, libc::SIGCONT) };
     let out = first.wait_with_output().unwrap();
     assert_eq!(
         out.status.code(),
         Some(0),
         "{}",
         String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        scalar(&data, "SELECT COUNT(DISTINCT run_id) FROM jobs"),
+        1,
+        "the refused process left the first one's jobs alone"
     );
     let st = status(&data);
     assert_eq!(st["documents"], 60);

@@ -120,75 +120,179 @@ fn sql(url: &str, q: &str) -> Vec<String> {
     })
 }
 
-#[test]
-fn fixtures_against_postgres_qdrant_and_a_bolt_graph() {
-    let graph = graph_url();
-    // A test database: earlier runs' documents would be drift for this data dir.
-    cypher(
-        &graph,
-        "MATCH (n) DETACH DELETE n RETURN count(*) AS n",
-        "n",
-    );
-    let pg = postgres_url("it_servers");
-    let vectors = vector_url();
+/// Where a suite run writes: the embedded default, or the three servers.
+enum Backend {
+    Embedded,
+    Servers { pg: String, graph: String },
+}
+
+impl Backend {
+    fn flags(&self, vectors: &str) -> Vec<String> {
+        match self {
+            Backend::Embedded => Vec::new(),
+            Backend::Servers { pg, graph } => vec![
+                "--relational-url".into(),
+                pg.clone(),
+                "--vector-url".into(),
+                vectors.into(),
+                "--graph-url".into(),
+                graph.clone(),
+            ],
+        }
+    }
+
+    /// One text column of a SQL query on the relational store.
+    fn sql(&self, data: &Path, q: &str) -> Vec<String> {
+        match self {
+            Backend::Embedded => query_rows(data, q)
+                .into_iter()
+                .map(|r| r[0].clone())
+                .collect(),
+            Backend::Servers { pg, .. } => sql(pg, q),
+        }
+    }
+
+    /// Keys of the Norm nodes reached from a document's chunks by CITES and PART_OF, and the
+    /// chunks that are the text of an article.
+    fn cited_acts(&self, data: &Path, doc: &str) -> Vec<String> {
+        match self {
+            Backend::Embedded => query_rows(
+                data,
+                &format!(
+                    "SELECT DISTINCT p.dst FROM graph_edges h
+                     JOIN graph_edges c ON c.src = h.dst AND c.rel = 'CITES'
+                     JOIN graph_edges p ON p.src = c.dst AND p.rel = 'PART_OF'
+                     WHERE h.rel = 'HAS_CHUNK' AND h.src = 'Document:{doc}'"
+                ),
+            )
+            .into_iter()
+            .map(|r| r[0].trim_start_matches("Norm:").to_string())
+            .collect(),
+            Backend::Servers { graph, .. } => cypher(
+                graph,
+                &format!(
+                    "MATCH (d:Document {{key: '{doc}'}})-[:HAS_CHUNK]->(:Chunk)-[:CITES]->(:Article)-[:PART_OF]->(n:Norm) \
+                     RETURN DISTINCT n.key AS norm"
+                ),
+                "norm",
+            ),
+        }
+    }
+
+    fn text_of(&self, data: &Path, article: &str) -> Vec<String> {
+        match self {
+            Backend::Embedded => query_rows(
+                data,
+                &format!(
+                    "SELECT src FROM graph_edges WHERE rel = 'TEXT_OF' AND dst = 'Article:{article}'"
+                ),
+            )
+            .into_iter()
+            .map(|r| r[0].clone())
+            .collect(),
+            Backend::Servers { graph, .. } => cypher(
+                graph,
+                &format!(
+                    "MATCH (c:Chunk)-[:TEXT_OF]->(a:Article {{key: '{article}'}}) RETURN c.key AS chunk"
+                ),
+                "chunk",
+            ),
+        }
+    }
+
+    fn graph_chunks(&self, data: &Path, doc: &str) -> usize {
+        match self {
+            Backend::Embedded => query_rows(
+                data,
+                &format!(
+                    "SELECT COUNT(*) FROM graph_edges WHERE rel = 'HAS_CHUNK' AND src = 'Document:{doc}'"
+                ),
+            )[0][0]
+                .parse()
+                .unwrap(),
+            Backend::Servers { graph, .. } => cypher(
+                graph,
+                &format!(
+                    "MATCH (d:Document {{key: '{doc}'}})-[:HAS_CHUNK]->(c:Chunk) RETURN toString(count(c)) AS n"
+                ),
+                "n",
+            )
+            .first()
+            .map_or(0, |n| n.parse().unwrap()),
+        }
+    }
+}
+
+/// The same suite on either backend: ingest norms, decisions and doctrine; stores agree; each
+/// store answers a query that shows the data is useful; a re-run adds nothing; delete works.
+fn suite(backend: Backend, vectors: &str) {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
-    let norms = list(
-        tmp.path(),
-        "n.txt",
-        &[
-            fixture_line("norm/it_normattiva_legge_56_2007.xml"),
-            fixture_line("norm/it_normattiva_legge_gelli_bianco.xml"),
-        ],
-    );
-    let decisions = list(
-        tmp.path(),
-        "d.txt",
-        &[
-            fixture_line("jurisprudence/cass_snciv2025530638S.pdf"),
-            fixture_line("jurisprudence/cass_snciv2025530039O.txt"),
-        ],
-    );
-    let flags = [
-        "--relational-url",
-        pg.as_str(),
-        "--vector-url",
-        vectors.as_str(),
-        "--graph-url",
-        graph.as_str(),
+    let lists = [
+        (
+            "norm",
+            list(
+                tmp.path(),
+                "n.txt",
+                &[
+                    fixture_line("norm/it_normattiva_legge_56_2007.xml"),
+                    fixture_line("norm/it_normattiva_legge_gelli_bianco.xml"),
+                ],
+            ),
+        ),
+        (
+            "jurisprudence",
+            list(
+                tmp.path(),
+                "d.txt",
+                &[
+                    fixture_line("jurisprudence/cass_snciv2025530638S.pdf"),
+                    fixture_line("jurisprudence/cass_snciv2025530039O.txt"),
+                ],
+            ),
+        ),
+        (
+            "doctrine",
+            list(
+                tmp.path(),
+                "t.txt",
+                &[fixture_line("doctrine/tesi_piras_01-prova-scientifica.md")],
+            ),
+        ),
     ];
-    for (t, l) in [("norm", &norms), ("jurisprudence", &decisions)] {
+    let flags = backend.flags(vectors);
+    let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+    for (t, l) in &lists {
         let r = ingest_type(t, &data, l, &[], &flags);
         assert_eq!(r.code, 0, "{t}: {}", r.stderr);
     }
     let with = |args: &[&str]| {
         let mut all: Vec<&str> = args.to_vec();
         all.extend(["--data-dir", data.to_str().unwrap()]);
-        all.extend(flags);
+        all.extend(flags.iter().copied());
         run_args(&all)
     };
     let v = with(&["verify"]);
     assert_eq!(v.code, 0, "{}{}", v.stdout, v.stderr);
     assert!(
-        v.stdout.contains("verified 4 documents: stores agree"),
+        v.stdout.contains("verified 5 documents: stores agree"),
         "{}",
         v.stdout
     );
-    // Checkpoints live in PostgreSQL too: nothing was written to the embedded database.
     assert_eq!(
-        sql(&pg, "SELECT state FROM jobs GROUP BY state"),
+        backend.sql(&data, "SELECT DISTINCT state FROM jobs"),
         vec!["done"]
     );
 
     // SQL: a decision's chunks in order, section by section.
     let decision = "it:cass:civ:2025;30638";
-    let mut sections = sql(
-        &pg,
+    let mut sections = backend.sql(
+        &data,
         &format!("SELECT section FROM chunks WHERE document_id = '{decision}' ORDER BY ordinal"),
     );
     sections.dedup();
     assert_eq!(sections, ["header", "facts", "reasoning", "operative"]);
-    // Vector search through Qdrant's API finds the article about the day of remembrance.
+    // Vector search finds the article about the day of remembrance.
     let s = with(&[
         "search",
         "giornata in memoria delle vittime del terrorismo",
@@ -202,51 +306,57 @@ fn fixtures_against_postgres_qdrant_and_a_bolt_graph() {
         hits[0]["document_id"], "/akn/it/act/legge/stato/2007-05-04/56/ita@2007-05-06",
         "{hits:#}"
     );
-    // Cypher: from a decision's chunk, CITES reaches an article and PART_OF its act.
-    let rows = cypher(
-        &graph,
-        &format!(
-            "MATCH (d:Document {{key: '{decision}'}})-[:HAS_CHUNK]->(c:Chunk)-[:CITES]->(a:Article)-[:PART_OF]->(n:Norm) \
-             RETURN DISTINCT n.key AS norm"
-        ),
-        "norm",
-    );
+    // Graph: from a decision's chunk, CITES reaches an article and PART_OF its act; an article
+    // chunk is the TEXT_OF its Article.
+    let acts = backend.cited_acts(&data, decision);
     assert!(
-        rows.iter().any(|n| n.starts_with("urn:nir:stato:")),
-        "cited acts: {rows:?}"
+        acts.iter().any(|n| n.starts_with("urn:nir:stato:")),
+        "cited acts: {acts:?}"
     );
-    let text_of = cypher(
-        &graph,
-        "MATCH (c:Chunk)-[:TEXT_OF]->(a:Article {key: 'urn:nir:stato:legge:2007;56~art1'}) RETURN c.key AS chunk",
-        "chunk",
+    assert_eq!(
+        backend
+            .text_of(&data, "urn:nir:stato:legge:2007;56~art1")
+            .len(),
+        1
     );
-    assert_eq!(text_of.len(), 1, "{text_of:?}");
 
     // A re-run adds nothing; deleting a document leaves the others whole.
-    let count = || {
-        cypher(
-            &graph,
-            &format!("MATCH (d:Document {{key: '{decision}'}})-[:HAS_CHUNK]->(c:Chunk) RETURN toString(count(c)) AS n"),
-            "n",
-        )
-    };
-    let chunks = || sql(&pg, "SELECT count(*)::text FROM chunks");
-    let (before, rows_before) = (count(), chunks());
-    assert!(
-        before.len() == 1 && before[0].parse::<u32>().unwrap() > 10,
-        "{before:?}"
-    );
-    let r = ingest_type("jurisprudence", &data, &decisions, &[], &flags);
+    let chunks = || backend.sql(&data, "SELECT CAST(COUNT(*) AS TEXT) FROM chunks");
+    let (before, rows_before) = (backend.graph_chunks(&data, decision), chunks());
+    assert!(before > 10, "{before}");
+    let r = ingest_type("jurisprudence", &data, &lists[1].1, &[], &flags);
     assert_eq!(r.code, 0, "{}", r.stderr);
-    assert_eq!((count(), chunks()), (before, rows_before));
+    assert_eq!(
+        (backend.graph_chunks(&data, decision), chunks()),
+        (before, rows_before)
+    );
     let d = with(&["delete", decision]);
     assert_eq!(d.code, 0, "{}", d.stderr);
-    assert_eq!(count(), vec!["0".to_string()]);
+    assert_eq!(backend.graph_chunks(&data, decision), 0);
     let v = with(&["verify"]);
     assert_eq!(v.code, 0, "{}{}", v.stdout, v.stderr);
     assert!(
-        v.stdout.contains("verified 3 documents: stores agree"),
+        v.stdout.contains("verified 4 documents: stores agree"),
         "{}",
         v.stdout
     );
+}
+
+#[test]
+fn suite_on_the_embedded_default() {
+    suite(Backend::Embedded, "");
+}
+
+#[test]
+fn suite_on_postgres_qdrant_and_a_bolt_graph() {
+    let graph = graph_url();
+    // A test database: earlier runs' documents would be drift for this data dir.
+    cypher(
+        &graph,
+        "MATCH (n) DETACH DELETE n RETURN count(*) AS n",
+        "n",
+    );
+    let pg = postgres_url("it_servers");
+    let vectors = vector_url();
+    suite(Backend::Servers { pg, graph }, &vectors);
 }
