@@ -223,42 +223,16 @@ impl Backend {
     }
 }
 
-/// The same suite on either backend: ingest norms, decisions and doctrine; stores agree; each
+/// The same suite on either backend: ingest the bundled norms, decisions and doctrine; stores agree; each
 /// store answers a query that shows the data is useful; a re-run adds nothing; delete works.
 fn suite(backend: Backend, vectors: &str) {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
+    // The bundled fixture lists: every norm, decision, doctrine text and scan.
     let lists = [
-        (
-            "norm",
-            list(
-                tmp.path(),
-                "n.txt",
-                &[
-                    fixture_line("norm/it_normattiva_legge_56_2007.xml"),
-                    fixture_line("norm/it_normattiva_legge_gelli_bianco.xml"),
-                ],
-            ),
-        ),
-        (
-            "jurisprudence",
-            list(
-                tmp.path(),
-                "d.txt",
-                &[
-                    fixture_line("jurisprudence/cass_snciv2025530638S.pdf"),
-                    fixture_line("jurisprudence/cass_snciv2025530039O.txt"),
-                ],
-            ),
-        ),
-        (
-            "doctrine",
-            list(
-                tmp.path(),
-                "t.txt",
-                &[fixture_line("doctrine/tesi_piras_01-prova-scientifica.md")],
-            ),
-        ),
+        ("norm", fixture("norms.txt")),
+        ("jurisprudence", fixture("jurisprudence.txt")),
+        ("doctrine", fixture("doctrine.txt")),
     ];
     let flags = backend.flags(vectors);
     let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
@@ -275,7 +249,7 @@ fn suite(backend: Backend, vectors: &str) {
     let v = with(&["verify"]);
     assert_eq!(v.code, 0, "{}{}", v.stdout, v.stderr);
     assert!(
-        v.stdout.contains("verified 5 documents: stores agree"),
+        v.stdout.contains("verified 21 documents: stores agree"),
         "{}",
         v.stdout
     );
@@ -336,7 +310,7 @@ fn suite(backend: Backend, vectors: &str) {
     let v = with(&["verify"]);
     assert_eq!(v.code, 0, "{}{}", v.stdout, v.stderr);
     assert!(
-        v.stdout.contains("verified 4 documents: stores agree"),
+        v.stdout.contains("verified 20 documents: stores agree"),
         "{}",
         v.stdout
     );
