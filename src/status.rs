@@ -1,5 +1,5 @@
 //! `ingest status`: documents per state and stage, chunks stored, per-stage counters and the
-//! latest errors, read from the embedded stores.
+//! latest errors, read from the stores the URLs name (the embedded ones by default).
 
 use std::collections::BTreeMap;
 
@@ -57,37 +57,81 @@ pub struct Status {
     pub last_errors: Vec<ErrorLine>,
 }
 
+/// Job groups, stage counters and the latest errors: the same SQL on SQLite and PostgreSQL.
+macro_rules! job_tables {
+    ($pool:expr) => {{
+        let jobs: Vec<JobGroup> = sqlx::query(
+            "SELECT doc_type, state, stage_done, COUNT(*) AS n FROM jobs
+             GROUP BY doc_type, state, stage_done ORDER BY doc_type, state, stage_done",
+        )
+        .fetch_all($pool)
+        .await?
+        .into_iter()
+        .map(|r| JobGroup {
+            doc_type: r.get("doc_type"),
+            state: r.get("state"),
+            stage: Stage::done_name(r.get("stage_done")).to_string(),
+            count: r.get("n"),
+        })
+        .collect();
+        let counters: BTreeMap<String, (i64, i64)> =
+            sqlx::query("SELECT stage, runs, failures FROM stage_counters")
+                .fetch_all($pool)
+                .await?
+                .into_iter()
+                .map(|r| (r.get("stage"), (r.get("runs"), r.get("failures"))))
+                .collect();
+        let last_errors: Vec<ErrorLine> = sqlx::query(&format!(
+            "SELECT at, source, stage, class, message FROM job_errors ORDER BY id DESC LIMIT {LAST_ERRORS}"
+        ))
+        .fetch_all($pool)
+        .await?
+        .into_iter()
+        .map(|r| ErrorLine {
+            at_ms: r.get("at"),
+            source: r.get("source"),
+            stage: r.get("stage"),
+            class: r.get("class"),
+            message: r.get("message"),
+        })
+        .collect();
+        (jobs, counters, last_errors)
+    }};
+}
+
 pub async fn collect(g: &GlobalArgs) -> anyhow::Result<Status> {
     let data = DataDir::new(&g.data_dir);
-    if !data.database().is_file() {
+    let postgres_url = g
+        .relational_url
+        .clone()
+        .filter(|u| u.starts_with("postgres://") || u.starts_with("postgresql://"));
+    if postgres_url.is_none() && !data.database().is_file() {
         anyhow::bail!(
             "no ingest data in {} (run `ingest --type norm LIST` first, or pass --data-dir)",
             data.root.display()
         );
     }
-    let db = Sqlite::try_open(&data.database()).await?;
-    let pool = db.pool();
-    let jobs = sqlx::query(
-        "SELECT doc_type, state, stage_done, COUNT(*) AS n FROM jobs
-         GROUP BY doc_type, state, stage_done ORDER BY doc_type, state, stage_done",
-    )
-    .fetch_all(pool)
-    .await?
-    .into_iter()
-    .map(|r| JobGroup {
-        doc_type: r.get("doc_type"),
-        state: r.get("state"),
-        stage: Stage::done_name(r.get("stage_done")).to_string(),
-        count: r.get("n"),
-    })
-    .collect();
-    let counters: BTreeMap<String, (i64, i64)> =
-        sqlx::query("SELECT stage, runs, failures FROM stage_counters")
-            .fetch_all(pool)
-            .await?
-            .into_iter()
-            .map(|r| (r.get("stage"), (r.get("runs"), r.get("failures"))))
-            .collect();
+    // The relational store and the job tables: PostgreSQL when its URL is given.
+    let (jobs, counters, last_errors, documents, chunks, db) = match &postgres_url {
+        Some(url) => {
+            let pg = crate::store::postgres::Postgres::connect(url).await?;
+            let (j, c, e) = job_tables!(pg.pool());
+            let (d, n) = (pg.count_documents().await?, pg.count_chunks().await?);
+            pg.close().await;
+            let db = if data.database().is_file() {
+                Some(Sqlite::try_open(&data.database()).await?)
+            } else {
+                None
+            };
+            (j, c, e, d, n, db)
+        }
+        None => {
+            let db = Sqlite::try_open(&data.database()).await?;
+            let (j, c, e) = job_tables!(db.pool());
+            let (d, n) = (db.count_documents().await?, db.count_chunks().await?);
+            (j, c, e, d, n, Some(db))
+        }
+    };
     let stages = Stage::ALL
         .iter()
         .map(|s| {
@@ -99,28 +143,29 @@ pub async fn collect(g: &GlobalArgs) -> anyhow::Result<Status> {
             }
         })
         .collect();
-    let last_errors = sqlx::query(
-        "SELECT at, source, stage, class, message FROM job_errors ORDER BY id DESC LIMIT ?",
-    )
-    .bind(LAST_ERRORS)
-    .fetch_all(pool)
-    .await?
-    .into_iter()
-    .map(|r| ErrorLine {
-        at_ms: r.get("at"),
-        source: r.get("source"),
-        stage: r.get("stage"),
-        class: r.get("class"),
-        message: r.get("message"),
-    })
-    .collect();
-    let edge = std::sync::Arc::new(EdgeVectors::new(&data.vectors()));
-    // Every collection on disk, not only the model the chunks currently point at.
-    let models = edge.models().await?;
+    let vector_store: std::sync::Arc<dyn VectorStore> = match g
+        .vector_url
+        .as_deref()
+        .filter(|u| u.starts_with("http://") || u.starts_with("https://"))
+    {
+        Some(url) => {
+            let key = std::env::var("INGEST_QDRANT_API_KEY")
+                .ok()
+                .filter(|k| !k.is_empty());
+            std::sync::Arc::new(
+                crate::store::qdrant::QdrantVectors::connect(url, key)
+                    .await
+                    .map_err(anyhow::Error::msg)?,
+            )
+        }
+        None => std::sync::Arc::new(std::sync::Arc::new(EdgeVectors::new(&data.vectors()))),
+    };
+    // Every collection, not only the model the chunks currently point at.
+    let models = vector_store.models().await?;
     let mut vectors = BTreeMap::new();
     let mut vectors_error = None;
     for m in models {
-        match edge.count(&m).await {
+        match vector_store.count(&m).await {
             Ok(n) => {
                 vectors.insert(m, n);
             }
@@ -129,12 +174,30 @@ pub async fn collect(g: &GlobalArgs) -> anyhow::Result<Status> {
             Err(e) => vectors_error = Some(format!("{m}: {e}")),
         }
     }
-    let (nodes, edges) = graph_counts(pool).await?;
+    let (nodes, edges) = match g.graph_url.as_deref().filter(|u| *u != "sqlite") {
+        Some(url) => {
+            let (address, user, password, database) =
+                crate::store::neo4j::parse_graph_url(url).map_err(anyhow::Error::msg)?;
+            let graph = crate::store::neo4j::Neo4jGraph::connect(
+                &address,
+                &user,
+                &password,
+                database.as_deref(),
+            )
+            .await
+            .map_err(anyhow::Error::msg)?;
+            graph.counts().await.map_err(anyhow::Error::msg)?
+        }
+        None => match &db {
+            Some(db) => graph_counts(db.pool()).await?,
+            None => (Vec::new(), Vec::new()),
+        },
+    };
     let status = Status {
         data_dir: data.root.display().to_string(),
         jobs,
-        documents: db.count_documents().await?,
-        chunks: db.count_chunks().await?,
+        documents,
+        chunks,
         vectors,
         vectors_error,
         graph_nodes: nodes.into_iter().collect(),
@@ -142,7 +205,9 @@ pub async fn collect(g: &GlobalArgs) -> anyhow::Result<Status> {
         stages,
         last_errors,
     };
-    db.close().await;
+    if let Some(db) = db {
+        db.close().await;
+    }
     Ok(status)
 }
 

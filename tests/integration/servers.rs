@@ -257,6 +257,24 @@ fn suite(backend: Backend, vectors: &str) {
         backend.sql(&data, "SELECT DISTINCT state FROM jobs"),
         vec!["done"]
     );
+    // Status reads the same stores.
+    let st = with(&["status", "--json"]);
+    assert_eq!(st.code, 0, "{}", st.stderr);
+    let st: serde_json::Value = serde_json::from_str(&st.stdout).unwrap();
+    assert_eq!(st["documents"], 21, "{st:#}");
+    let chunks = st["chunks"].as_i64().unwrap();
+    assert!(chunks > 3000, "{st:#}");
+    assert_eq!(
+        st["vectors"]["use-multilingual-v3-int8"].as_i64(),
+        Some(chunks),
+        "{st:#}"
+    );
+    assert_eq!(
+        st["graph_edges"]["HAS_CHUNK"].as_i64(),
+        Some(chunks),
+        "{st:#}"
+    );
+    assert_eq!(st["graph_nodes"]["Document"].as_i64(), Some(21), "{st:#}");
 
     // SQL: a decision's chunks in order, section by section.
     let decision = "it:cass:civ:2025;30638";
