@@ -254,7 +254,8 @@ const MONTHS: [&str; 12] = [
     "novembre",
     "dicembre",
 ];
-const MONTHS_RE: &str =
+/// The month names as a regex alternation (shared by every date pattern of the enrich stage).
+pub(crate) const MONTHS_RE: &str =
     "gennaio|febbraio|marzo|aprile|maggio|giugno|luglio|agosto|settembre|ottobre|novembre|dicembre";
 
 /// An act of the alias table (codes and testi unici).

@@ -33,6 +33,7 @@
 //!   generated inflection of another concept's phrase; between two generated forms the
 //!   concept listed first wins.
 
+use super::fold_char;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::sync::LazyLock;
@@ -73,25 +74,6 @@ pub struct Vocabulary {
 // ---------------------------------------------------------------------------------------------
 // Words
 // ---------------------------------------------------------------------------------------------
-
-/// A letter or digit folded to lowercase ASCII (Latin accents removed); None for separators.
-fn fold_char(c: char) -> Option<char> {
-    if c.is_ascii() {
-        return c.is_ascii_alphanumeric().then(|| c.to_ascii_lowercase());
-    }
-    let l = c.to_lowercase().next().unwrap_or(c);
-    let f = match l {
-        'à' | 'á' | 'â' | 'ä' | 'ã' | 'å' => 'a',
-        'è' | 'é' | 'ê' | 'ë' => 'e',
-        'ì' | 'í' | 'î' | 'ï' => 'i',
-        'ò' | 'ó' | 'ô' | 'ö' | 'õ' => 'o',
-        'ù' | 'ú' | 'û' | 'ü' => 'u',
-        'ç' => 'c',
-        'ñ' => 'n',
-        _ => l,
-    };
-    f.is_alphanumeric().then_some(f)
-}
 
 /// A word of a text: byte span, folded form, and whether a sentence boundary (`.`, `;`, `:`,
 /// `?`, `!` or a blank line) separates it from the previous word.

@@ -80,6 +80,8 @@
 //! with the hearing date and no year of its own takes the hearing year; "questa Corte" is not
 //! resolved; Corte dei conti numbers are per section, so their keys can collide.
 
+use super::citations::MONTHS_RE;
+use super::fold_char;
 use regex::{Captures, Regex};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -390,22 +392,6 @@ fn fold_tokens(s: &str) -> Vec<String> {
     out
 }
 
-/// A letter or digit folded to lowercase ASCII (Latin accents removed); None for separators.
-fn fold_char(c: char) -> Option<char> {
-    let l = c.to_lowercase().next().unwrap_or(c);
-    let f = match l {
-        'à' | 'á' | 'â' | 'ä' | 'ã' | 'å' => 'a',
-        'è' | 'é' | 'ê' | 'ë' => 'e',
-        'ì' | 'í' | 'î' | 'ï' => 'i',
-        'ò' | 'ó' | 'ô' | 'ö' | 'õ' => 'o',
-        'ù' | 'ú' | 'û' | 'ü' => 'u',
-        'ç' => 'c',
-        'ñ' => 'n',
-        _ => l,
-    };
-    f.is_alphanumeric().then_some(f)
-}
-
 fn significant(s: &str) -> Vec<String> {
     fold_tokens(s)
         .into_iter()
@@ -604,9 +590,6 @@ pub fn parse_ecli(s: &str) -> Option<Ecli> {
 
 /// ASCII word boundary (the Unicode one would make the lazy DFA give up on Italian text).
 const B: &str = r"(?-u:\b)";
-
-const MONTHS_RE: &str =
-    "gennaio|febbraio|marzo|aprile|maggio|giugno|luglio|agosto|settembre|ottobre|novembre|dicembre";
 
 fn rx(p: &str) -> Regex {
     // Patterns are constants of this module; a failure is a programming error caught by tests.

@@ -33,6 +33,8 @@
 //! S.r.l.") keeps that word unless it is a common function word; dates with two-digit years and
 //! amounts in words ("euro cinquemilanovecento/00") are not read.
 
+use super::citations::MONTHS_RE;
+use super::fold_char;
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -99,25 +101,6 @@ pub struct Entity {
 // ---------------------------------------------------------------------------------------------
 // Tokens (shared by the gazetteer and the rules)
 // ---------------------------------------------------------------------------------------------
-
-/// A letter or digit folded to lowercase ASCII (Latin accents removed); None for separators.
-fn fold_char(c: char) -> Option<char> {
-    if c.is_ascii() {
-        return c.is_ascii_alphanumeric().then(|| c.to_ascii_lowercase());
-    }
-    let l = c.to_lowercase().next().unwrap_or(c);
-    let f = match l {
-        'à' | 'á' | 'â' | 'ä' | 'ã' | 'å' => 'a',
-        'è' | 'é' | 'ê' | 'ë' => 'e',
-        'ì' | 'í' | 'î' | 'ï' => 'i',
-        'ò' | 'ó' | 'ô' | 'ö' | 'õ' => 'o',
-        'ù' | 'ú' | 'û' | 'ü' => 'u',
-        'ç' => 'c',
-        'ñ' => 'n',
-        _ => l,
-    };
-    f.is_alphanumeric().then_some(f)
-}
 
 /// Word tokens of a text: byte span in the text and range in the folded buffer.
 struct Tokens {
@@ -340,23 +323,6 @@ impl Gazetteer {
 
 /// ASCII word boundary (the Unicode one would make the lazy DFA give up on Italian text).
 const B: &str = r"(?-u:\b)";
-
-const MONTHS: [&str; 12] = [
-    "gennaio",
-    "febbraio",
-    "marzo",
-    "aprile",
-    "maggio",
-    "giugno",
-    "luglio",
-    "agosto",
-    "settembre",
-    "ottobre",
-    "novembre",
-    "dicembre",
-];
-const MONTHS_RE: &str =
-    "gennaio|febbraio|marzo|aprile|maggio|giugno|luglio|agosto|settembre|ottobre|novembre|dicembre";
 
 /// Prepositions (folded) after which a gazetteer place is taken.
 const PLACE_PREPS: &[&str] = &[
@@ -672,8 +638,7 @@ fn iso_date(d: u32, m: u32, y: u32) -> Option<String> {
 }
 
 fn month_of(name: &str) -> Option<u32> {
-    let l = name.to_lowercase();
-    MONTHS.iter().position(|m| *m == l).map(|i| i as u32 + 1)
+    super::citations::month_from(name)
 }
 
 /// "1.234,56" → cents.

@@ -14,6 +14,26 @@ use crate::pipeline::record::{
     Chunk, ChunkConcept, ChunkEntity, EmbeddedDocument, EnrichedDocument, Reference,
 };
 
+/// A letter or digit folded to lowercase ASCII (Latin accents removed); None for separators.
+/// Shared by concept, entity and decision matching so they fold text the same way.
+pub(crate) fn fold_char(c: char) -> Option<char> {
+    if c.is_ascii() {
+        return c.is_ascii_alphanumeric().then(|| c.to_ascii_lowercase());
+    }
+    let l = c.to_lowercase().next().unwrap_or(c);
+    let f = match l {
+        'à' | 'á' | 'â' | 'ä' | 'ã' | 'å' => 'a',
+        'è' | 'é' | 'ê' | 'ë' => 'e',
+        'ì' | 'í' | 'î' | 'ï' => 'i',
+        'ò' | 'ó' | 'ô' | 'ö' | 'õ' => 'o',
+        'ù' | 'ú' | 'û' | 'ü' => 'u',
+        'ç' => 'c',
+        'ñ' => 'n',
+        _ => l,
+    };
+    f.is_alphanumeric().then_some(f)
+}
+
 /// The canonical key of the document's own act, from its `urn:nir` alias or FRBR work.
 pub fn document_act(meta: &crate::pipeline::record::NormMeta) -> Option<NormKey> {
     [&meta.urn_nir, &meta.work_this, &meta.work_uri]
