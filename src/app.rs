@@ -11,15 +11,16 @@ use serde::Serialize;
 use tokio::sync::watch;
 
 use crate::chunk::Chunker;
-use crate::cli::{Cli, Command, GlobalArgs, IngestArgs};
+use crate::cli::{Cli, Command, DlqCommand, EnqueueArgs, GlobalArgs, IngestArgs, WorkerArgs};
 use crate::config::PipelineConfig;
 use crate::fetch::{Fetcher, Source};
 use crate::pipeline::progress::Progress;
 use crate::pipeline::record::DocType;
-use crate::pipeline::runner::{self, Fault, RunReport, RunnerConfig, Services};
+use crate::pipeline::retry::RetryPolicy;
+use crate::pipeline::runner::{self, Fault, RunReport, RunnerConfig, Services, TypeServices};
 use crate::status;
 use crate::store::edge::EdgeVectors;
-use crate::store::jobs::{JobStore, Jobs};
+use crate::store::jobs::{JobStore, Jobs, Scope};
 use crate::store::sqlite::Sqlite;
 use crate::store::{GraphStore, RelationalStore, VectorStore};
 
@@ -31,10 +32,10 @@ pub mod exit {
     pub const INTERRUPTED: u8 = 130;
 }
 
-/// A lease outlives any single stage of one document by a wide margin; checkpoints renew it.
-const LEASE: Duration = Duration::from_secs(15 * 60);
-/// Priority of norm jobs (norms first when types share a queue).
-const NORM_PRIORITY: i64 = 10;
+/// How long a lease lasts (`--lease-secs`); held leases are renewed every quarter of it.
+fn lease(g: &GlobalArgs) -> Duration {
+    Duration::from_secs(g.lease_secs)
+}
 
 pub async fn run(cli: Cli) -> anyhow::Result<u8> {
     match cli.command {
@@ -52,6 +53,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
             model,
             json,
         }) => search(&cli.global, &query, limit as usize, model, json).await,
+        Some(Command::Enqueue(a)) => enqueue(&cli.global, &a).await,
+        Some(Command::Worker(a)) => worker(&cli.global, &a).await,
+        Some(Command::Dlq { command }) => dlq(&cli.global, command).await,
         None => ingest(&cli.global, &cli.ingest).await,
     }
 }
@@ -196,7 +200,7 @@ async fn open_stores(
             (
                 Arc::new(sqlite.clone()),
                 None,
-                Jobs::Sqlite(JobStore::new(sqlite.pool().clone(), LEASE)),
+                Jobs::Sqlite(JobStore::new(sqlite.pool().clone(), lease(g))),
             )
         } else if relational_url.starts_with("postgres://")
             || relational_url.starts_with("postgresql://")
@@ -204,7 +208,7 @@ async fn open_stores(
             let pg = crate::store::postgres::Postgres::connect(&relational_url).await?;
             let jobs = Jobs::Postgres(crate::store::pg_jobs::PgJobStore::new(
                 pg.pool().clone(),
-                LEASE,
+                lease(g),
             ));
             (Arc::new(pg.clone()), Some(pg), jobs)
         } else {
@@ -681,15 +685,13 @@ fn parse_options(p: &crate::config::ParseConfig) -> anyhow::Result<crate::parse:
     })
 }
 
-async fn ingest(g: &GlobalArgs, a: &IngestArgs) -> anyhow::Result<u8> {
-    let Some(type_name) = a.doc_type.as_deref() else {
-        bail!("missing --type (norm, jurisprudence or doctrine); see `ingest --help`");
-    };
-    let doc_type: DocType = type_name.parse().map_err(anyhow::Error::msg)?;
-    let Some(list) = a.list.as_deref() else {
-        bail!("missing LIST: a text file with one source per line");
-    };
-    let mut config = match &a.pipeline {
+/// A type's pipeline: `file` or the bundled one, with `model` overriding its model.
+fn load_pipeline(
+    doc_type: DocType,
+    file: Option<&Path>,
+    model: Option<&str>,
+) -> anyhow::Result<PipelineConfig> {
+    let mut config = match file {
         Some(p) => PipelineConfig::load(p)?,
         None => PipelineConfig::bundled(doc_type)?,
     };
@@ -699,25 +701,92 @@ async fn ingest(g: &GlobalArgs, a: &IngestArgs) -> anyhow::Result<u8> {
             config.doc_type
         );
     }
-    if let Some(m) = &a.model {
-        config.embed.model = m.clone();
+    if let Some(m) = model {
+        config.embed.model = m.to_string();
         config
             .validate()
             .map_err(|e| anyhow::anyhow!("--model {m}: {e}"))?;
     }
+    Ok(config)
+}
+
+async fn load_embedder(
+    g: &GlobalArgs,
+    model: &str,
+) -> anyhow::Result<Arc<dyn crate::embed::Embedder>> {
+    let id = model.to_string();
+    let dir = models_dir(g);
+    tokio::task::spawn_blocking(move || crate::embed::load(&id, &dir))
+        .await
+        .context("model loading crashed")?
+        .map_err(Into::into)
+}
+
+/// What one type's pipeline file asks of the stages.
+fn type_services(
+    config: &PipelineConfig,
+    embedder: &dyn crate::embed::Embedder,
+) -> anyhow::Result<Arc<TypeServices>> {
+    let max_tokens = if config.chunk.max_tokens == 0 {
+        embedder.max_tokens()
+    } else {
+        config.chunk.max_tokens.min(embedder.max_tokens())
+    };
+    let fetcher = Fetcher::try_new(
+        config.parse.max_bytes,
+        Duration::from_secs(config.parse.http_timeout_secs),
+        config.parse.fetch_attempts,
+    )
+    .context("cannot build the HTTP client")?;
+    Ok(Arc::new(TypeServices {
+        fetcher,
+        chunker: Chunker::from_config(&config.chunk, &config.embed.model, max_tokens),
+        parse: parse_options(&config.parse)?,
+        enricher: crate::enrich::Enricher::from_config(&config.enrich)
+            .map_err(anyhow::Error::msg)?,
+        retry: RetryPolicy::from_config(&config.retry),
+        soft_limit: Duration::from_secs(config.limits.soft_secs),
+    }))
+}
+
+fn runner_config(
+    g: &GlobalArgs,
+    config: &PipelineConfig,
+    concurrency: u16,
+    scope: Scope,
+    until_empty: bool,
+    poll: Duration,
+    grace: Duration,
+) -> RunnerConfig {
+    RunnerConfig {
+        concurrency: concurrency as usize,
+        batch_size: config.embed.batch_size,
+        batch_max_tokens: config.embed.batch_max_tokens,
+        batch_max_age: Duration::from_millis(config.embed.batch_max_age_ms),
+        store_backoff: Duration::from_millis(200),
+        fault: Fault::from_env(),
+        scope,
+        until_empty,
+        poll,
+        heartbeat: lease(g) / 4,
+        grace,
+    }
+}
+
+async fn ingest(g: &GlobalArgs, a: &IngestArgs) -> anyhow::Result<u8> {
+    let Some(type_name) = a.doc_type.as_deref() else {
+        bail!("missing --type (norm, jurisprudence or doctrine); see `ingest --help`");
+    };
+    let doc_type: DocType = type_name.parse().map_err(anyhow::Error::msg)?;
+    let Some(list) = a.list.as_deref() else {
+        bail!("missing LIST: a text file with one source per line");
+    };
+    let config = load_pipeline(doc_type, a.pipeline.as_deref(), a.model.as_deref())?;
     let (sources, bad_lines) = read_list(list)?;
     for b in &bad_lines {
         eprintln!("{b}");
     }
-
-    let models = models_dir(g);
-    let embedder = {
-        let id = config.embed.model.clone();
-        let dir = models.clone();
-        tokio::task::spawn_blocking(move || crate::embed::load(&id, &dir))
-            .await
-            .context("model loading crashed")??
-    };
+    let embedder = load_embedder(g, &config.embed.model).await?;
 
     let data = DataDir::new(&g.data_dir);
     let _lock = data.lock()?;
@@ -732,40 +801,36 @@ async fn ingest(g: &GlobalArgs, a: &IngestArgs) -> anyhow::Result<u8> {
     }
     let run_id = format!("{}-{}", crate::store::sqlite::now_ms(), std::process::id());
     let stats = jobs
-        .enqueue(&run_id, doc_type, NORM_PRIORITY, &sources)
+        .enqueue(
+            &run_id,
+            doc_type,
+            config.queue.priority_for(doc_type),
+            &sources,
+        )
         .await?;
 
-    let max_tokens = if config.chunk.max_tokens == 0 {
-        embedder.max_tokens()
-    } else {
-        config.chunk.max_tokens.min(embedder.max_tokens())
-    };
-    let fetcher = Fetcher::try_new(
-        config.parse.max_bytes,
-        Duration::from_secs(config.parse.http_timeout_secs),
-        config.parse.fetch_attempts,
-    )
-    .context("cannot build the HTTP client")?;
     let services = Services {
         jobs: jobs.clone(),
         relational: st.relational.clone(),
         graph: st.graph.clone(),
         vectors: st.vectors.clone(),
+        types: [(doc_type, type_services(&config, embedder.as_ref())?)].into(),
         embedder,
-        fetcher,
-        chunker: Chunker::from_config(&config.chunk, &config.embed.model, max_tokens),
-        parse: parse_options(&config.parse)?,
-        enricher: crate::enrich::Enricher::from_config(&config.enrich)
-            .map_err(anyhow::Error::msg)?,
     };
-    let runner_cfg = RunnerConfig {
-        concurrency: a.concurrency as usize,
-        batch_size: config.embed.batch_size,
-        batch_max_tokens: config.embed.batch_max_tokens,
-        batch_max_age: Duration::from_millis(config.embed.batch_max_age_ms),
-        store_backoff: Duration::from_millis(200),
-        fault: Fault::from_env(),
-    };
+    // The shortcut works on its own list until every source is done or dead, waiting out
+    // retry delays.
+    let runner_cfg = runner_config(
+        g,
+        &config,
+        a.concurrency,
+        Scope {
+            run_id: Some(run_id.clone()),
+            types: vec![doc_type],
+        },
+        true,
+        Duration::from_secs(1),
+        Duration::from_secs(a.grace_secs),
+    );
     let progress = Progress::new(!a.no_progress);
     progress.set_total(stats.added + stats.requeued + stats.pending + stats.already_done);
     for _ in 0..stats.already_done {
@@ -774,7 +839,7 @@ async fn ingest(g: &GlobalArgs, a: &IngestArgs) -> anyhow::Result<u8> {
 
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let signals = tokio::spawn(watch_signals(shutdown_tx, progress.clone()));
-    let report = runner::run(&run_id, services, runner_cfg, progress, shutdown_rx).await;
+    let report = runner::run(services, runner_cfg, progress, shutdown_rx).await;
     signals.abort();
     let unfinished: u64 = jobs
         .run_states(&run_id)
@@ -794,6 +859,274 @@ async fn ingest(g: &GlobalArgs, a: &IngestArgs) -> anyhow::Result<u8> {
         a.json,
     );
     Ok(code)
+}
+
+/// The job table alone (enqueue, dead letters): no model, no vector store, no data-dir lock,
+/// so it works while a worker runs.
+async fn open_jobs(
+    g: &GlobalArgs,
+    config: Option<&PipelineConfig>,
+) -> anyhow::Result<(Jobs, Option<Sqlite>)> {
+    let url = g
+        .relational_url
+        .clone()
+        .or_else(|| config.map(|c| c.store.relational.clone()))
+        .unwrap_or_else(|| "sqlite".to_string());
+    if url == "sqlite" {
+        let data = DataDir::new(&g.data_dir);
+        std::fs::create_dir_all(&g.data_dir)
+            .with_context(|| format!("cannot create data dir {}", g.data_dir.display()))?;
+        let db = Sqlite::try_open(&data.database()).await?;
+        Ok((
+            Jobs::Sqlite(JobStore::new(db.pool().clone(), lease(g))),
+            Some(db),
+        ))
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        let pg = crate::store::postgres::Postgres::connect(&url).await?;
+        Ok((
+            Jobs::Postgres(crate::store::pg_jobs::PgJobStore::new(
+                pg.pool().clone(),
+                lease(g),
+            )),
+            None,
+        ))
+    } else {
+        bail!("relational store {url:?}: expected \"sqlite\" or a postgres:// URL");
+    }
+}
+
+async fn enqueue(g: &GlobalArgs, a: &EnqueueArgs) -> anyhow::Result<u8> {
+    let doc_type: DocType = a.doc_type.parse().map_err(anyhow::Error::msg)?;
+    let config = load_pipeline(doc_type, a.pipeline.as_deref(), None)?;
+    let (sources, bad_lines) = read_list(&a.list)?;
+    for b in &bad_lines {
+        eprintln!("{b}");
+    }
+    let (jobs, _db) = open_jobs(g, Some(&config)).await?;
+    let run_id = format!(
+        "enqueue-{}-{}",
+        crate::store::sqlite::now_ms(),
+        std::process::id()
+    );
+    let priority = a
+        .priority
+        .unwrap_or_else(|| config.queue.priority_for(doc_type));
+    let stats = jobs.enqueue(&run_id, doc_type, priority, &sources).await?;
+    if a.json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "added": stats.added,
+                "requeued": stats.requeued,
+                "already_queued": stats.pending,
+                "already_done": stats.already_done,
+                "rejected_lines": bad_lines.len(),
+                "priority": priority,
+            })
+        );
+    } else {
+        println!(
+            "enqueued {} new, {} dead requeued; {} already queued or running, {} already done (priority {priority})",
+            stats.added, stats.requeued, stats.pending, stats.already_done
+        );
+    }
+    Ok(if bad_lines.is_empty() {
+        exit::OK
+    } else {
+        exit::SOME_FAILED
+    })
+}
+
+#[derive(Debug, Serialize)]
+struct WorkerSummary {
+    worker: String,
+    documents_ok: u64,
+    documents_rejected: u64,
+    documents_failed: u64,
+    retries_scheduled: u64,
+    chunks: u64,
+    elapsed_secs: f64,
+    chunks_per_hour: f64,
+    peak_rss_kb: Option<u64>,
+    interrupted: bool,
+    fatal: Option<String>,
+}
+
+async fn worker(g: &GlobalArgs, a: &WorkerArgs) -> anyhow::Result<u8> {
+    let mut types: Vec<DocType> = a
+        .types
+        .iter()
+        .map(|t| t.parse().map_err(anyhow::Error::msg))
+        .collect::<anyhow::Result<_>>()?;
+    let mut files: Vec<(DocType, PathBuf)> = Vec::new();
+    for f in &a.pipeline {
+        let c = PipelineConfig::load(f)?;
+        files.push((c.doc_type().map_err(anyhow::Error::msg)?, f.clone()));
+    }
+    if types.is_empty() {
+        types = vec![DocType::Norm, DocType::Jurisprudence, DocType::Doctrine];
+    }
+    types.sort_by_key(|t| t.as_str());
+    types.dedup();
+    let mut configs = Vec::new();
+    for t in &types {
+        let file = files.iter().find(|(ft, _)| ft == t).map(|(_, f)| f.as_path());
+        configs.push((*t, load_pipeline(*t, file, a.model.as_deref())?));
+    }
+    let model = configs[0].1.embed.model.clone();
+    if let Some((t, c)) = configs.iter().find(|(_, c)| c.embed.model != model) {
+        bail!(
+            "the {t} pipeline embeds with {} but the {} pipeline with {model}: one worker serves one model (pass --model, or run one worker per model with --type)",
+            c.embed.model,
+            configs[0].0
+        );
+    }
+    let embedder = load_embedder(g, &model).await?;
+    let data = DataDir::new(&g.data_dir);
+    let _lock = data.lock()?;
+    let first = &configs[0].1;
+    let st = open_stores(g, &data, Some(first)).await?;
+    st.vectors
+        .prepare(embedder.model_id(), embedder.dimension())
+        .await?;
+    let jobs = st.jobs.clone();
+    let released = jobs.release_dead_local_leases().await?;
+    if released > 0 {
+        tracing::info!(released, "resuming jobs left by a process that died");
+    }
+    let mut per_type = std::collections::HashMap::new();
+    for (t, c) in &configs {
+        per_type.insert(*t, type_services(c, embedder.as_ref())?);
+    }
+    let services = Services {
+        jobs: jobs.clone(),
+        relational: st.relational.clone(),
+        graph: st.graph.clone(),
+        vectors: st.vectors.clone(),
+        types: per_type,
+        embedder,
+    };
+    let runner_cfg = runner_config(
+        g,
+        first,
+        a.concurrency,
+        Scope {
+            run_id: None,
+            types: types.clone(),
+        },
+        a.until_empty,
+        Duration::from_millis(a.poll_ms.max(10)),
+        Duration::from_secs(a.grace_secs),
+    );
+    let progress = Progress::new(!a.no_progress);
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let signals = tokio::spawn(watch_signals(shutdown_tx, progress.clone()));
+    let report = runner::run(services, runner_cfg, progress, shutdown_rx).await;
+    signals.abort();
+    st.close().await;
+    let secs = report.elapsed.as_secs_f64();
+    let summary = WorkerSummary {
+        worker: jobs.owner().to_string(),
+        documents_ok: report.ok,
+        documents_rejected: report.rejected,
+        documents_failed: report.failed,
+        retries_scheduled: report.retried,
+        chunks: report.chunks,
+        elapsed_secs: secs,
+        chunks_per_hour: if secs > 0.0 {
+            report.chunks as f64 * 3600.0 / secs
+        } else {
+            0.0
+        },
+        peak_rss_kb: status::peak_rss_kb(),
+        interrupted: report.interrupted,
+        fatal: report.fatal.clone(),
+    };
+    if a.json {
+        println!("{}", serde_json::to_string(&summary)?);
+    } else {
+        println!(
+            "worker {}: {} ok, {} rejected, {} dead after retries, {} retries scheduled | chunks: {} | elapsed: {:.1}s",
+            summary.worker,
+            summary.documents_ok,
+            summary.documents_rejected,
+            summary.documents_failed,
+            summary.retries_scheduled,
+            summary.chunks,
+            secs
+        );
+    }
+    if let Some(f) = &report.fatal {
+        eprintln!("error: {f}");
+        return Ok(exit::FATAL);
+    }
+    // A worker stopped by a signal has done what it was asked: its jobs are back in the queue.
+    Ok(exit::OK)
+}
+
+/// `30m`, `24h`, `7d`, `90s` (or plain seconds) as milliseconds.
+pub fn parse_age(s: &str) -> anyhow::Result<i64> {
+    let t = s.trim();
+    let (num, unit) = t.split_at(t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len()));
+    let n: i64 = num
+        .parse()
+        .with_context(|| format!("{s:?}: expected a duration like 30m, 24h or 7d"))?;
+    let secs = match unit {
+        "" | "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => bail!("{s:?}: unknown unit {unit:?} (use s, m, h or d)"),
+    };
+    n.checked_mul(secs * 1000)
+        .ok_or_else(|| anyhow::anyhow!("{s:?}: too long"))
+}
+
+async fn dlq(g: &GlobalArgs, command: DlqCommand) -> anyhow::Result<u8> {
+    let (jobs, _db) = open_jobs(g, None).await?;
+    match command {
+        DlqCommand::List { limit, json } => {
+            let dead = jobs.dead(limit.max(1)).await?;
+            if json {
+                println!("{}", serde_json::to_string(&dead)?);
+            } else if dead.is_empty() {
+                println!("no dead jobs");
+            } else {
+                for d in &dead {
+                    println!(
+                        "{}\t{}\t{}\t{} stage\t{}\tretries {}\t{}",
+                        d.id,
+                        d.doc_type,
+                        d.source,
+                        d.stage.as_deref().unwrap_or("-"),
+                        d.class.as_deref().unwrap_or("-"),
+                        d.retries,
+                        d.error.as_deref().unwrap_or("")
+                    );
+                }
+            }
+        }
+        DlqCommand::Requeue { ids, all } => {
+            if ids.is_empty() && !all {
+                bail!("dlq requeue: give job ids (see `ingest dlq list`) or --all");
+            }
+            let n = jobs.requeue_dead(&ids).await?;
+            println!("requeued {n} dead job(s); a worker (or the same ingest command) runs them from their last checkpoint");
+            if !ids.is_empty() && (n as usize) < ids.len() {
+                eprintln!(
+                    "{} of the given ids are not dead jobs",
+                    ids.len() - n as usize
+                );
+                return Ok(exit::SOME_FAILED);
+            }
+        }
+        DlqCommand::Purge { older_than } => {
+            let age = older_than.as_deref().map(parse_age).transpose()?;
+            let gone = jobs.purge_dead(age).await?;
+            println!("purged {} dead job(s) and their checkpoints", gone.len());
+        }
+    }
+    Ok(exit::OK)
 }
 
 fn report_outcome(

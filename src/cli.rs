@@ -58,6 +58,13 @@ pub struct GlobalArgs {
     /// (Neo4j 5 or another Bolt server). Overrides the pipeline's `[store] graph`.
     #[arg(long, global = true, env = "INGEST_GRAPH_URL")]
     pub graph_url: Option<String>,
+
+    /// Lease of a claimed job, seconds: a worker extends its leases every quarter of this
+    /// while it holds them; a job whose lease ran out (its worker died or hung) is taken over
+    /// by another worker.
+    #[arg(long, global = true, env = "INGEST_LEASE_SECS", default_value_t = 60,
+          value_parser = clap::value_parser!(u64).range(2..=86_400))]
+    pub lease_secs: u64,
 }
 
 #[derive(Debug, Args, Clone, Default)]
@@ -89,10 +96,118 @@ pub struct IngestArgs {
     /// Print the final summary as JSON on stdout.
     #[arg(long)]
     pub json: bool,
+
+    /// After SIGTERM / Ctrl-C, how long documents in flight may take to reach a checkpoint
+    /// before the rest goes back to the queue, seconds.
+    #[arg(long, default_value_t = 30)]
+    pub grace_secs: u64,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct EnqueueArgs {
+    /// Document type of every source in the list: norm, jurisprudence or doctrine.
+    #[arg(long = "type", value_name = "TYPE")]
+    pub doc_type: String,
+
+    /// Text file listing the sources, one per line.
+    #[arg(value_name = "LIST")]
+    pub list: PathBuf,
+
+    /// Pipeline file (its `[queue] priority`; default: the bundled pipelines/<type>.toml).
+    #[arg(long, value_name = "FILE")]
+    pub pipeline: Option<PathBuf>,
+
+    /// Priority of these jobs, overriding the pipeline's (higher runs first).
+    #[arg(long)]
+    pub priority: Option<i64>,
+
+    /// Print the counts as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct WorkerArgs {
+    /// Types to work on (repeatable; default: every type).
+    #[arg(long = "type", value_name = "TYPE")]
+    pub types: Vec<String>,
+
+    /// Pipeline file for its type (repeatable; default: the bundled pipelines/<type>.toml).
+    #[arg(long, value_name = "FILE")]
+    pub pipeline: Vec<PathBuf>,
+
+    /// Embedding model id, overriding the pipelines' (every type a worker serves must use
+    /// the same model).
+    #[arg(long)]
+    pub model: Option<String>,
+
+    /// Documents fetched and parsed at the same time.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub concurrency: u16,
+
+    /// Exit when no job is left queued or running (else wait for new jobs until stopped).
+    #[arg(long)]
+    pub until_empty: bool,
+
+    /// Longest wait between two looks at an idle queue, milliseconds.
+    #[arg(long, default_value_t = 1000)]
+    pub poll_ms: u64,
+
+    /// After SIGTERM / Ctrl-C, how long documents in flight may take to reach a checkpoint
+    /// before the rest goes back to the queue, seconds.
+    #[arg(long, default_value_t = 30)]
+    pub grace_secs: u64,
+
+    /// No progress bars.
+    #[arg(long)]
+    pub no_progress: bool,
+
+    /// Print the final summary as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DlqCommand {
+    /// Dead jobs, newest first: source, type, stage, error class and reason.
+    List {
+        /// At most this many.
+        #[arg(long, default_value_t = 100)]
+        limit: i64,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Put dead jobs back in the queue with a fresh retry budget; they resume from their last
+    /// checkpoint.
+    Requeue {
+        /// Job ids (from `ingest dlq list`).
+        ids: Vec<i64>,
+        /// Every dead job.
+        #[arg(long, conflicts_with = "ids")]
+        all: bool,
+    },
+    /// Delete dead jobs and their checkpoints.
+    Purge {
+        /// Only those dead for longer than this (`30m`, `24h`, `7d`).
+        #[arg(long)]
+        older_than: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Add the sources of LIST to the job queue (a source already queued or done adds
+    /// nothing; a dead one is queued again). Workers (`ingest worker`) run them.
+    Enqueue(EnqueueArgs),
+    /// Claim and run queued jobs until stopped (or `--until-empty`). Several workers, on
+    /// one machine or many (with PostgreSQL as the relational store), share one queue.
+    Worker(WorkerArgs),
+    /// Dead letters: jobs rejected or out of retries.
+    Dlq {
+        #[command(subcommand)]
+        command: DlqCommand,
+    },
     /// Documents per state and stage, chunks stored, stage counters, latest errors.
     Status {
         /// Machine-readable output.

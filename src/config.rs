@@ -43,6 +43,73 @@ pub struct PipelineConfig {
     pub enrich: EnrichConfig,
     #[serde(default)]
     pub store: StoreConfig,
+    #[serde(default)]
+    pub queue: QueueConfig,
+    #[serde(default)]
+    pub retry: RetryConfig,
+    #[serde(default)]
+    pub limits: LimitsConfig,
+}
+
+/// Where this type's jobs stand in the queue. Empty priority: the type's default
+/// (norm 10, jurisprudence 5, doctrine 1); higher runs first.
+#[derive(Debug, Clone, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct QueueConfig {
+    pub priority: Option<i64>,
+}
+
+impl QueueConfig {
+    pub fn priority_for(&self, doc_type: DocType) -> i64 {
+        self.priority.unwrap_or(match doc_type {
+            DocType::Norm => 10,
+            DocType::Jurisprudence => 5,
+            DocType::Doctrine => 1,
+        })
+    }
+}
+
+/// The failure policy: a transient failure re-queues the document after
+/// `base_secs * factor^(n-1)` (capped at `max_delay_secs`, +-`jitter`), at most `max_retries`
+/// times; then it is dead. A document that crashed `max_crashes` workers while running alone
+/// is dead too.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetryConfig {
+    pub base_secs: f64,
+    pub factor: f64,
+    pub max_retries: u32,
+    pub max_delay_secs: f64,
+    pub jitter: f64,
+    pub max_crashes: u32,
+}
+
+impl Default for RetryConfig {
+    fn default() -> Self {
+        Self {
+            base_secs: 60.0,
+            factor: 2.0,
+            max_retries: 3,
+            max_delay_secs: 600.0,
+            jitter: 0.25,
+            max_crashes: 2,
+        }
+    }
+}
+
+/// Per-document time limits. Soft: a document's parse or chunk stage running longer is
+/// stopped and counts as a transient failure ("time limit"). The hard limit is
+/// `parse.deadline_secs`: child-process parsers are killed at it.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    pub soft_secs: u64,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        Self { soft_secs: 900 }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -316,6 +383,28 @@ impl PipelineConfig {
             return Err("chunk.max_tokens must be 0 (model limit) or at least 32".into());
         }
         crate::embed::model_spec(&self.embed.model).map_err(|e| e.to_string())?;
+        let rt = &self.retry;
+        if !(rt.base_secs >= 0.0 && rt.base_secs <= 86_400.0) {
+            return Err("retry.base_secs must be between 0 and 86400".into());
+        }
+        if !(rt.factor >= 1.0 && rt.factor <= 10.0) {
+            return Err("retry.factor must be between 1 and 10".into());
+        }
+        if !(rt.max_delay_secs >= rt.base_secs && rt.max_delay_secs <= 7.0 * 86_400.0) {
+            return Err("retry.max_delay_secs must be at least retry.base_secs and at most a week".into());
+        }
+        if !(0.0..1.0).contains(&rt.jitter) {
+            return Err("retry.jitter must be in [0, 1)".into());
+        }
+        if rt.max_retries > 100 {
+            return Err("retry.max_retries must be at most 100".into());
+        }
+        if rt.max_crashes == 0 {
+            return Err("retry.max_crashes must be at least 1".into());
+        }
+        if self.limits.soft_secs == 0 {
+            return Err("limits.soft_secs must be positive".into());
+        }
         let r = &self.store.relational;
         if r != "sqlite" && !r.starts_with("postgres://") && !r.starts_with("postgresql://") {
             return Err(format!(

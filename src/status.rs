@@ -41,6 +41,15 @@ pub struct ErrorLine {
     pub message: String,
 }
 
+/// A process holding leases (a worker, or an ingest run), from the job table.
+#[derive(Debug, Serialize, PartialEq)]
+pub struct LeaseHolder {
+    pub owner: String,
+    pub jobs: i64,
+    /// Epoch ms when its earliest lease runs out (heartbeats push it forward).
+    pub lease_expires_at: Option<i64>,
+}
+
 #[derive(Debug, Serialize)]
 pub struct Status {
     pub data_dir: String,
@@ -55,6 +64,12 @@ pub struct Status {
     pub graph_edges: BTreeMap<String, i64>,
     pub stages: Vec<StageCounter>,
     pub last_errors: Vec<ErrorLine>,
+    /// Dead letters (`ingest dlq list` shows them all).
+    pub dead_jobs: i64,
+    pub dead: Vec<crate::store::jobs::DeadJob>,
+    /// Queued jobs waiting for a retry (they failed transiently before).
+    pub retrying: i64,
+    pub lease_holders: Vec<LeaseHolder>,
 }
 
 /// Job groups, stage counters and the latest errors: the same SQL on SQLite and PostgreSQL.
@@ -95,7 +110,53 @@ macro_rules! job_tables {
             message: r.get("message"),
         })
         .collect();
-        (jobs, counters, last_errors)
+        let dead: Vec<crate::store::jobs::DeadJob> = sqlx::query(&format!(
+            "SELECT id, source, doc_type, last_error_stage, last_error_class, last_error, attempts,
+                    retries, crashes, dead_at
+             FROM jobs WHERE state IN ('dead', 'rejected', 'failed')
+             ORDER BY dead_at DESC, id DESC LIMIT {LAST_ERRORS}"
+        ))
+        .fetch_all($pool)
+        .await?
+        .into_iter()
+        .map(|r| crate::store::jobs::DeadJob {
+            id: r.get("id"),
+            source: r.get("source"),
+            doc_type: r.get("doc_type"),
+            stage: r.get("last_error_stage"),
+            class: r.get("last_error_class"),
+            error: r.get("last_error"),
+            attempts: r.get("attempts"),
+            retries: r.get("retries"),
+            crashes: r.get("crashes"),
+            dead_at: r.get("dead_at"),
+        })
+        .collect();
+        let (dead_jobs, retrying): (i64, i64) = {
+            let r = sqlx::query(
+                "SELECT COUNT(CASE WHEN state IN ('dead', 'rejected', 'failed') THEN 1 END) AS dead,
+                        COUNT(CASE WHEN state = 'queued' AND retries > 0 THEN 1 END) AS retrying
+                 FROM jobs",
+            )
+            .fetch_one($pool)
+            .await?;
+            (r.get("dead"), r.get("retrying"))
+        };
+        let holders: Vec<LeaseHolder> = sqlx::query(
+            "SELECT lease_owner, COUNT(*) AS n, MIN(lease_expires_at) AS expires FROM jobs
+             WHERE state = 'running' AND lease_owner IS NOT NULL
+             GROUP BY lease_owner ORDER BY lease_owner",
+        )
+        .fetch_all($pool)
+        .await?
+        .into_iter()
+        .map(|r| LeaseHolder {
+            owner: r.get("lease_owner"),
+            jobs: r.get("n"),
+            lease_expires_at: r.get("expires"),
+        })
+        .collect();
+        (jobs, counters, last_errors, (dead_jobs, dead, retrying, holders))
     }};
 }
 
@@ -112,10 +173,10 @@ pub async fn collect(g: &GlobalArgs) -> anyhow::Result<Status> {
         );
     }
     // The relational store and the job tables: PostgreSQL when its URL is given.
-    let (jobs, counters, last_errors, documents, chunks, db) = match &postgres_url {
+    let (jobs, counters, last_errors, queue, documents, chunks, db) = match &postgres_url {
         Some(url) => {
             let pg = crate::store::postgres::Postgres::connect(url).await?;
-            let (j, c, e) = job_tables!(pg.pool());
+            let (j, c, e, q) = job_tables!(pg.pool());
             let (d, n) = (pg.count_documents().await?, pg.count_chunks().await?);
             pg.close().await;
             let db = if data.database().is_file() {
@@ -123,15 +184,16 @@ pub async fn collect(g: &GlobalArgs) -> anyhow::Result<Status> {
             } else {
                 None
             };
-            (j, c, e, d, n, db)
+            (j, c, e, q, d, n, db)
         }
         None => {
             let db = Sqlite::try_open(&data.database()).await?;
-            let (j, c, e) = job_tables!(db.pool());
+            let (j, c, e, q) = job_tables!(db.pool());
             let (d, n) = (db.count_documents().await?, db.count_chunks().await?);
-            (j, c, e, d, n, Some(db))
+            (j, c, e, q, d, n, Some(db))
         }
     };
+    let (dead_jobs, dead, retrying, lease_holders) = queue;
     let stages = Stage::ALL
         .iter()
         .map(|s| {
@@ -204,6 +266,10 @@ pub async fn collect(g: &GlobalArgs) -> anyhow::Result<Status> {
         graph_edges: edges.into_iter().collect(),
         stages,
         last_errors,
+        dead_jobs,
+        dead,
+        retrying,
+        lease_holders,
     };
     if let Some(db) = db {
         db.close().await;
@@ -247,6 +313,26 @@ pub async fn print(g: &GlobalArgs, json: bool) -> anyhow::Result<u8> {
     println!("stage runs:");
     for c in &s.stages {
         println!("  {:<7} {} runs, {} failed", c.stage, c.runs, c.failures);
+    }
+    if s.retrying > 0 {
+        println!("waiting for a retry: {}", s.retrying);
+    }
+    if !s.lease_holders.is_empty() {
+        println!("processes holding jobs:");
+        for h in &s.lease_holders {
+            println!("  {} ({} jobs)", h.owner, h.jobs);
+        }
+    }
+    println!("dead jobs: {} (ingest dlq list | requeue | purge)", s.dead_jobs);
+    for d in &s.dead {
+        println!(
+            "  #{} {}: {} stage ({}): {}",
+            d.id,
+            d.source,
+            d.stage.as_deref().unwrap_or("-"),
+            d.class.as_deref().unwrap_or("-"),
+            d.error.as_deref().unwrap_or("")
+        );
     }
     if !s.last_errors.is_empty() {
         println!("latest errors:");

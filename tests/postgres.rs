@@ -15,7 +15,7 @@ use ingest::pipeline::record::{
     Chunk, ChunkConcept, ChunkEntity, DocType, DocumentInfo, EnrichedDocument, NormMeta, Reference,
     Stage, TextSpan,
 };
-use ingest::store::jobs::{Claim, JobStore};
+use ingest::store::jobs::{AfterFailure, Claim, JobStore, Scope};
 use ingest::store::pg_jobs::PgJobStore;
 use ingest::store::postgres::Postgres;
 use ingest::store::sqlite::Sqlite;
@@ -270,7 +270,7 @@ async fn migrations_apply_once_and_connect_is_idempotent() {
         .fetch_all(c.pool())
         .await
         .unwrap();
-    assert_eq!(versions, [1]);
+    assert_eq!(versions, [1, 2]);
     let tables: Vec<String> = sqlx::query_scalar(
         "SELECT table_name::text FROM information_schema.tables
          WHERE table_schema = current_schema() ORDER BY 1",
@@ -641,6 +641,13 @@ async fn large_document_upserts_in_batches() {
     pg.close().await;
 }
 
+fn scope(run: &str) -> Scope {
+    Scope {
+        run_id: Some(run.to_string()),
+        types: Vec::new(),
+    }
+}
+
 fn sources(n: usize) -> Vec<String> {
     (0..n)
         .map(|i| format!("https://example.org/doc/{i:03}.xml"))
@@ -666,7 +673,7 @@ async fn concurrent_claims_never_share_a_job() {
         let store = if i % 2 == 0 { a.clone() } else { b.clone() };
         tasks.push(tokio::spawn(async move {
             let mut mine = Vec::new();
-            while let Some(c) = store.claim_next("run").await? {
+            while let Some(c) = store.claim_next(&scope("run")).await? {
                 store
                     .checkpoint(&c, Stage::Parse, b"parsed", None, None)
                     .await?;
@@ -685,7 +692,7 @@ async fn concurrent_claims_never_share_a_job() {
     let owners: HashSet<&str> = claimed.iter().map(|c| c.1.as_str()).collect();
     assert_eq!(owners.len(), 2, "both stores claimed jobs");
     // Leases are held: nothing left to claim, and the rows record their owner and epoch 1.
-    assert!(a.claim_next("run").await.unwrap().is_none());
+    assert!(a.claim_next(&scope("run")).await.unwrap().is_none());
     let (running, epochs): (i64, i64) = sqlx::query_as(
         "SELECT COUNT(*), SUM(lease_epoch)::bigint FROM jobs WHERE state = 'running' AND stage_done = 1",
     )
@@ -704,7 +711,7 @@ async fn leases_epochs_and_checkpoints() {
     a.enqueue("run", DocType::Norm, 0, &sources(1))
         .await
         .unwrap();
-    let ca = a.claim_next("run").await.unwrap().expect("claim");
+    let ca = a.claim_next(&scope("run")).await.unwrap().expect("claim");
     assert_eq!((ca.epoch, ca.attempts, ca.stage_done), (1, 1, 0));
     a.checkpoint(&ca, Stage::Parse, b"one", Some("doc-1"), None)
         .await
@@ -731,10 +738,10 @@ async fn leases_epochs_and_checkpoints() {
         Some((1, b"one".to_vec()))
     );
     // The lease is live: another owner cannot take it; once expired, it can.
-    assert!(b.claim_next("run").await.unwrap().is_none());
+    assert!(b.claim_next(&scope("run")).await.unwrap().is_none());
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let cb = b
-        .claim_next("run")
+        .claim_next(&scope("run"))
         .await
         .unwrap()
         .expect("expired lease taken over");
@@ -746,7 +753,7 @@ async fn leases_epochs_and_checkpoints() {
     for err in [
         a.checkpoint(&ca, Stage::Chunk, b"late", None, None).await,
         a.finish(&ca, "doc-1", "hash").await,
-        a.fail(&ca, Stage::Chunk, ErrorClass::Transient, "late")
+        a.fail(&ca, Stage::Chunk, ErrorClass::Transient, "late", AfterFailure::Dead)
             .await,
         a.reset(&ca).await,
     ] {
@@ -774,7 +781,7 @@ async fn leases_epochs_and_checkpoints() {
         .await
         .unwrap();
     b.release(&cb).await.unwrap();
-    let cc = b.claim_next("run").await.unwrap().unwrap();
+    let cc = b.claim_next(&scope("run")).await.unwrap().unwrap();
     assert_eq!((cc.epoch, cc.attempts, cc.stage_done), (3, 3, 1));
     b.finish(&cc, "doc-1", "hash").await.unwrap();
     assert_eq!(b.load_payload(cc.id).await.unwrap(), None);
@@ -784,7 +791,7 @@ async fn leases_epochs_and_checkpoints() {
     b.enqueue("run", DocType::Norm, 0, &more[1..])
         .await
         .unwrap();
-    let cd = b.claim_next("run").await.unwrap().unwrap();
+    let cd = b.claim_next(&scope("run")).await.unwrap().unwrap();
     b.checkpoint(&cd, Stage::Parse, b"x", None, None)
         .await
         .unwrap();
@@ -831,7 +838,7 @@ async fn dead_local_leases_are_released() {
         store.run_states("run").await.unwrap(),
         [("queued".into(), 1), ("running".into(), 2)]
     );
-    let c = store.claim_next("run").await.unwrap().unwrap();
+    let c = store.claim_next(&scope("run")).await.unwrap().unwrap();
     assert_eq!(c.source, sources(3)[0]);
 }
 
@@ -848,7 +855,7 @@ macro_rules! job_scenario {
             s.enqueue("r1", DocType::Norm, 0, &with_dup).await.unwrap()
         ));
         let mut claims = Vec::new();
-        while let Some(c) = s.claim_next("r1").await.unwrap() {
+        while let Some(c) = s.claim_next(&scope("r1")).await.unwrap() {
             log.push(format!(
                 "claim {} {} {} {}",
                 c.source, c.epoch, c.attempts, c.stage_done
@@ -866,22 +873,45 @@ macro_rules! job_scenario {
         s.checkpoint(&c1, Stage::Parse, b"p", Some("d1"), None)
             .await
             .unwrap();
-        s.fail(&c1, Stage::Chunk, ErrorClass::Rejected, "bad input")
+        s.fail(&c1, Stage::Chunk, ErrorClass::Rejected, "bad input", AfterFailure::Dead)
             .await
             .unwrap();
-        s.fail(&c2, Stage::Parse, ErrorClass::Transient, "timeout")
+        s.fail(
+            &c2,
+            Stage::Parse,
+            ErrorClass::Transient,
+            "timeout",
+            AfterFailure::RetryAfter(Duration::from_secs(3600)),
+        )
             .await
             .unwrap();
         s.release(&c3).await.unwrap();
         log.push(format!("{:?}", s.run_states("r1").await.unwrap()));
         log.push(format!("{:?}", s.load_payload(c1.id).await.unwrap()));
+        // The rejected input is a dead letter; the transient failure waits for its retry.
+        let pending = s.pending(&scope("r1")).await.unwrap();
+        log.push(format!(
+            "pending {} due later {:?}",
+            pending.open,
+            pending.next_due_in_ms.map(|d| d > 3_000_000)
+        ));
+        let dead = s.dead(10).await.unwrap();
+        log.push(format!(
+            "dead {:?}",
+            dead.iter()
+                .map(|d| (&d.source, &d.stage, &d.class, &d.error, d.retries))
+                .collect::<Vec<_>>()
+        ));
+        log.push(format!("heartbeat {}", s.heartbeat().await.unwrap()));
+        log.push(format!("requeue {}", s.requeue_dead(&[c1.id]).await.unwrap()));
+        log.push(format!("dead after requeue {}", s.dead(10).await.unwrap().len()));
         // A second run of the list: done stays done, failures are queued again.
         log.push(format!(
             "{:?}",
             s.enqueue("r2", DocType::Norm, 5, &list).await.unwrap()
         ));
         log.push(format!("{:?}", s.run_states("r2").await.unwrap()));
-        while let Some(c) = s.claim_next("r2").await.unwrap() {
+        while let Some(c) = s.claim_next(&scope("r2")).await.unwrap() {
             log.push(format!(
                 "claim {} {} {} {} {:?}",
                 c.source, c.epoch, c.attempts, c.stage_done, c.document_id
@@ -981,7 +1011,24 @@ async fn job_store_behaves_like_the_sqlite_one() {
     assert!(
         pg_log
             .iter()
-            .any(|l| l.contains("already_done: 1, pending: 1") && l.contains("requeued: 2")),
+            .any(|l| l.contains("already_done: 1, pending: 3") && l.contains("requeued: 0")),
+        "{pg_log:#?}"
+    );
+    assert!(
+        pg_log.contains(&"pending 2 due later Some(false)".to_string()),
+        "{pg_log:#?}"
+    );
+    assert!(
+        pg_log.iter().any(|l| l.starts_with("dead [")
+            && l.contains("001.xml")
+            && l.contains("\"rejected\"")
+            && l.contains("bad input")
+            && !l.contains("002.xml")),
+        "{pg_log:#?}"
+    );
+    assert!(pg_log.contains(&"requeue 1".to_string()), "{pg_log:#?}");
+    assert!(
+        pg_log.contains(&"dead after requeue 0".to_string()),
         "{pg_log:#?}"
     );
     assert!(pg_log.contains(&"parse 3 1".to_string()), "{pg_log:#?}");

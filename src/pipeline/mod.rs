@@ -3,4 +3,5 @@
 pub mod error;
 pub mod progress;
 pub mod record;
+pub mod retry;
 pub mod runner;

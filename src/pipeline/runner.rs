@@ -3,7 +3,8 @@
 //! channels, so memory stays flat however long the list is. A claimed job enters the line at
 //! the first stage it has not completed, carrying its last checkpoint's output.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -13,22 +14,26 @@ use tokio::sync::{mpsc, watch};
 
 use super::error::{Classify, ErrorClass, StageFailure};
 use super::progress::Progress;
-use super::record::{ChunkedDocument, Document, EmbeddedDocument, EnrichedDocument, Stage};
+use super::record::{
+    ChunkedDocument, DocType, Document, EmbeddedDocument, EnrichedDocument, Stage,
+};
+use super::retry::RetryPolicy;
 use crate::chunk::Chunker;
 use crate::embed::Embedder;
 use crate::fetch::{Fetcher, Source};
-use crate::store::jobs::{Claim, Jobs};
+use crate::store::jobs::{AfterFailure, Claim, Jobs, Scope};
 use crate::store::{GraphStore, RelationalStore, StoreError, VectorStore};
 
 /// Documents buffered between two stages. Documents can be megabytes each; a few per hop
 /// keep every stage busy without letting memory grow with the list.
 pub const CHANNEL_CAPACITY: usize = 4;
-/// Attempts for a transient store failure before the document is marked failed.
+/// Attempts for a transient store failure inside one claim, before the failure goes to the
+/// queue's retry policy.
 pub const STORE_ATTEMPTS: u32 = 3;
 
 /// Test-only fault switch, read from `INGEST_FAULT`: makes a stage fail on purpose so tests
 /// can prove resume and isolation. Unset in normal use.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Fault {
     /// The store stage fails with a transient error on every attempt.
     Store,
@@ -36,17 +41,49 @@ pub enum Fault {
     ParsePanic,
     /// The process exits abruptly right after the first embed checkpoint.
     CrashAfterEmbed,
+    /// `crash-in-<stage>`: the process kills itself (SIGKILL) in the middle of the first
+    /// document's `<stage>`: its work done, its checkpoint not yet written (in the store
+    /// stage: vectors written, graph and rows not).
+    CrashIn(Stage),
+    /// `crash-on:<text>`: the process kills itself whenever it parses a source containing
+    /// `<text>` (a poison document).
+    CrashOn(String),
 }
 
 impl Fault {
     pub fn from_env() -> Option<Fault> {
-        match std::env::var("INGEST_FAULT").ok()?.as_str() {
+        let v = std::env::var("INGEST_FAULT").ok()?;
+        if let Some(text) = v.strip_prefix("crash-on:") {
+            return Some(Fault::CrashOn(text.to_string()));
+        }
+        if let Some(stage) = v.strip_prefix("crash-in-") {
+            return Stage::ALL
+                .into_iter()
+                .find(|s| s.as_str() == stage)
+                .map(Fault::CrashIn);
+        }
+        match v.as_str() {
             "store" => Some(Fault::Store),
             "parse-panic" => Some(Fault::ParsePanic),
             "crash-after-embed" => Some(Fault::CrashAfterEmbed),
             _ => None,
         }
     }
+
+    /// Die like `kill -9` would if this fault is set for `stage`.
+    fn crash_in(fault: &Option<Fault>, stage: Stage) {
+        if *fault == Some(Fault::CrashIn(stage)) {
+            kill_self();
+        }
+    }
+}
+
+fn kill_self() {
+    // SAFETY: signalling our own pid; SIGKILL cannot be caught, so this does not return.
+    unsafe {
+        libc::kill(libc::getpid(), libc::SIGKILL);
+    }
+    std::process::abort();
 }
 
 #[derive(Debug, Clone)]
@@ -60,6 +97,16 @@ pub struct RunnerConfig {
     pub batch_max_age: Duration,
     pub store_backoff: Duration,
     pub fault: Option<Fault>,
+    /// Which jobs this runner claims.
+    pub scope: Scope,
+    /// Stop when nothing is left queued or running in the scope (else wait for more work).
+    pub until_empty: bool,
+    /// Longest wait between two looks at the queue when idle.
+    pub poll: Duration,
+    /// How often held leases are extended.
+    pub heartbeat: Duration,
+    /// After a shutdown signal, how long documents in flight may take to reach a checkpoint.
+    pub grace: Duration,
 }
 
 /// Everything the stages need, built once per run.
@@ -70,10 +117,28 @@ pub struct Services {
     pub graph: Arc<dyn GraphStore>,
     pub vectors: Arc<dyn VectorStore>,
     pub embedder: Arc<dyn Embedder>,
+    /// Per document type: what its pipeline file says (a worker serves several types).
+    pub types: HashMap<DocType, Arc<TypeServices>>,
+}
+
+/// One document type's pipeline: how its documents are fetched, parsed, chunked, enriched,
+/// retried and timed.
+pub struct TypeServices {
     pub fetcher: Fetcher,
     pub chunker: Chunker,
     pub parse: crate::parse::ParseOptions,
     pub enricher: crate::enrich::Enricher,
+    pub retry: RetryPolicy,
+    /// Soft per-document limit on one stage's work (fetch+parse, chunking).
+    pub soft_limit: Duration,
+}
+
+impl Services {
+    /// The services of a claimed job's type. Claims are scoped to the types this runner
+    /// has, so a missing entry is a bug, reported as a fatal error by the caller.
+    fn of(&self, t: DocType) -> Option<Arc<TypeServices>> {
+        self.types.get(&t).cloned()
+    }
 }
 
 /// What happened to one document in this run.
@@ -82,10 +147,21 @@ pub enum Outcome {
     Done {
         chunks: u64,
     },
+    /// A transient failure: the document is back in the queue, due after `delay`.
+    Retrying {
+        source: String,
+        stage: Stage,
+        failure: StageFailure,
+        retry: i64,
+        max: u32,
+        delay: Duration,
+    },
+    /// A dead letter (rejected input, or out of retries).
     Failed {
         source: String,
         stage: Stage,
         failure: StageFailure,
+        retries: i64,
     },
 }
 
@@ -94,6 +170,7 @@ pub struct RunReport {
     pub ok: u64,
     pub rejected: u64,
     pub failed: u64,
+    pub retried: u64,
     pub chunks: u64,
     pub fatal: Option<String>,
     pub interrupted: bool,
@@ -113,6 +190,9 @@ struct Ctx {
     outcomes: mpsc::Sender<Outcome>,
     fatal: Mutex<Option<String>>,
     stop: watch::Sender<bool>,
+    /// Documents claimed and not yet done, failed or released.
+    in_flight: AtomicUsize,
+    settled: tokio::sync::Notify,
 }
 
 impl Ctx {
@@ -128,12 +208,42 @@ impl Ctx {
         *self.stop.borrow()
     }
 
-    /// Record a stage failure for a job and report it. A failure to record is fatal.
+    /// A document left the pipeline (done, failed or re-queued).
+    fn settle(&self) {
+        let _ = self
+            .in_flight
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1));
+        self.settled.notify_waiters();
+    }
+
+    /// Wait until at most `n` documents are in flight (or the run is stopping).
+    async fn wait_in_flight_at_most(&self, n: usize) {
+        let mut stop = self.stop.subscribe();
+        while self.in_flight.load(Ordering::SeqCst) > n && !self.stopping() {
+            tokio::select! {
+                _ = self.settled.notified() => {}
+                _ = stop.changed() => {}
+                // A notification may land between the check and the wait.
+                _ = tokio::time::sleep(Duration::from_millis(200)) => {}
+            }
+        }
+    }
+
+    /// Record a stage failure for a job under the failure policy and report it: rejected
+    /// inputs are dead at once; transient (and fatal) failures go back to the queue with
+    /// backoff until the type's retries are used up, then they are dead. A failure to
+    /// record is fatal.
     async fn fail(&self, claim: &Claim, stage: Stage, failure: StageFailure) {
+        let policy = self
+            .svc
+            .of(claim.doc_type)
+            .map(|t| t.retry.clone())
+            .unwrap_or_else(|| RetryPolicy::from_config(&Default::default()));
+        let after = after_failure(failure.class, claim.retries, &policy);
         if let Err(e) = self
             .svc
             .jobs
-            .fail(claim, stage, failure.class, &failure.message)
+            .fail(claim, stage, failure.class, &failure.message, after)
             .await
         {
             self.set_fatal(format!("{}: cannot record failure: {e}", claim.source));
@@ -144,14 +254,24 @@ impl Ctx {
                 claim.source, stage, failure.message
             ));
         }
-        let _ = self
-            .outcomes
-            .send(Outcome::Failed {
+        let outcome = match after {
+            AfterFailure::RetryAfter(delay) => Outcome::Retrying {
                 source: claim.source.clone(),
                 stage,
                 failure,
-            })
-            .await;
+                retry: claim.retries + 1,
+                max: policy.max_retries,
+                delay,
+            },
+            AfterFailure::Dead => Outcome::Failed {
+                source: claim.source.clone(),
+                stage,
+                failure,
+                retries: claim.retries,
+            },
+        };
+        self.settle();
+        let _ = self.outcomes.send(outcome).await;
     }
 
     /// Persist a stage's output as the job's checkpoint. Returns false (and stops the run)
@@ -206,9 +326,26 @@ impl Ctx {
     }
 }
 
-/// Run every claimable job of `run_id` to completion (or until stopped).
+/// What the failure policy does with a failure of `class` for a job that already used
+/// `retries` retries.
+pub fn after_failure(class: ErrorClass, retries: i64, policy: &RetryPolicy) -> AfterFailure {
+    match class {
+        ErrorClass::Rejected => AfterFailure::Dead,
+        ErrorClass::Transient | ErrorClass::Fatal => {
+            let used = u32::try_from(retries.max(0)).unwrap_or(u32::MAX);
+            if policy.may_retry(used) {
+                AfterFailure::RetryAfter(policy.delay(used + 1))
+            } else {
+                AfterFailure::Dead
+            }
+        }
+    }
+}
+
+/// Claim and run the jobs of `cfg.scope` until none is left (`until_empty`) or until stopped
+/// by `shutdown` (a signal: claiming stops, documents in flight get `cfg.grace` to reach a
+/// checkpoint, then whatever is still held goes back to the queue) or a fatal error.
 pub async fn run(
-    run_id: &str,
     svc: Services,
     cfg: RunnerConfig,
     progress: Progress,
@@ -224,6 +361,8 @@ pub async fn run(
         outcomes: outcome_tx,
         fatal: Mutex::new(None),
         stop: stop_tx,
+        in_flight: AtomicUsize::new(0),
+        settled: tokio::sync::Notify::new(),
     });
 
     // An outside shutdown request (signal) stops the feeder like a fatal error does.
@@ -237,6 +376,18 @@ pub async fn run(
             }
         }
     });
+    // Leases are extended while documents are held, however long a stage takes.
+    let ctx_hb = ctx.clone();
+    let heartbeat_task = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(ctx_hb.cfg.heartbeat.max(Duration::from_millis(50)));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if let Err(e) = ctx_hb.svc.jobs.heartbeat().await {
+                tracing::warn!("lease heartbeat failed (will try again): {e}");
+            }
+        }
+    });
 
     let (parse_tx, parse_rx) = mpsc::channel::<Claim>(CHANNEL_CAPACITY);
     let (chunk_tx, chunk_rx) = mpsc::channel::<Env<Document>>(CHANNEL_CAPACITY);
@@ -246,40 +397,69 @@ pub async fn run(
 
     let collector = tokio::spawn(collect(outcome_rx, progress.clone()));
 
-    let mut tasks = Vec::new();
-    tasks.push(tokio::spawn(feed(
+    let mut tasks = tokio::task::JoinSet::new();
+    tasks.spawn(feed(
         ctx.clone(),
-        run_id.to_string(),
-        parse_tx,
-        chunk_tx.clone(),
-        embed_tx.clone(),
-        enrich_tx.clone(),
-        store_tx.clone(),
-    )));
+        Lines {
+            parse: parse_tx,
+            chunk: chunk_tx.clone(),
+            embed: embed_tx.clone(),
+            enrich: enrich_tx.clone(),
+            store: store_tx.clone(),
+        },
+    ));
     let parse_rx = Arc::new(tokio::sync::Mutex::new(parse_rx));
     for _ in 0..ctx.cfg.concurrency.max(1) {
-        tasks.push(tokio::spawn(parse_worker(
-            ctx.clone(),
-            parse_rx.clone(),
-            chunk_tx.clone(),
-        )));
+        tasks.spawn(parse_worker(ctx.clone(), parse_rx.clone(), chunk_tx.clone()));
     }
     drop(chunk_tx);
-    tasks.push(tokio::spawn(chunk_stage(ctx.clone(), chunk_rx, embed_tx)));
-    tasks.push(tokio::spawn(embed_stage(ctx.clone(), embed_rx, enrich_tx)));
-    tasks.push(tokio::spawn(enrich_stage(ctx.clone(), enrich_rx, store_tx)));
-    tasks.push(tokio::spawn(store_stage(ctx.clone(), store_rx)));
-    for t in tasks {
-        if let Err(e) = t.await {
-            ctx.set_fatal(format!("a pipeline task crashed: {e}"));
+    tasks.spawn(chunk_stage(ctx.clone(), chunk_rx, embed_tx));
+    tasks.spawn(embed_stage(ctx.clone(), embed_rx, enrich_tx));
+    tasks.spawn(enrich_stage(ctx.clone(), enrich_rx, store_tx));
+    tasks.spawn(store_stage(ctx.clone(), store_rx));
+
+    // After a signal, documents in flight get the grace period; then the line is cut.
+    let grace = ctx.cfg.grace;
+    let mut sig = shutdown.clone();
+    let grace_over = async move {
+        while !*sig.borrow() {
+            if sig.changed().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        }
+        tokio::time::sleep(grace).await;
+    };
+    tokio::pin!(grace_over);
+    let mut cut = false;
+    loop {
+        tokio::select! {
+            joined = tasks.join_next() => match joined {
+                None => break,
+                Some(Err(e)) if !e.is_cancelled() => {
+                    ctx.set_fatal(format!("a pipeline task crashed: {e}"))
+                }
+                Some(_) => {}
+            },
+            _ = &mut grace_over, if !cut => {
+                cut = true;
+                let held = ctx.in_flight.load(Ordering::SeqCst);
+                if held > 0 {
+                    progress.println(&format!(
+                        "grace period over: {held} documents go back to the queue at their last checkpoint"
+                    ));
+                }
+                tasks.abort_all();
+            }
         }
     }
     signal_task.abort();
+    heartbeat_task.abort();
     let _ = signal_task.await;
+    let _ = heartbeat_task.await;
     let interrupted = *shutdown.borrow();
     let fatal = ctx.fatal.lock().unwrap_or_else(|p| p.into_inner()).clone();
-    // Anything still claimed by this process did not finish: give it back with its checkpoint.
-    if let Err(e) = release_own(&ctx.svc.jobs, run_id).await {
+    // Anything still held by this process did not finish: give it back with its checkpoint.
+    if let Err(e) = ctx.svc.jobs.release_owned().await {
         tracing::error!("could not release unfinished jobs: {e}");
     }
     drop(ctx);
@@ -291,10 +471,6 @@ pub async fn run(
     report
 }
 
-async fn release_own(jobs: &Jobs, run_id: &str) -> Result<(), StoreError> {
-    jobs.release_run(run_id).await
-}
-
 async fn collect(mut rx: mpsc::Receiver<Outcome>, progress: Progress) -> RunReport {
     let mut r = RunReport::default();
     while let Some(o) = rx.recv().await {
@@ -303,19 +479,35 @@ async fn collect(mut rx: mpsc::Receiver<Outcome>, progress: Progress) -> RunRepo
                 r.ok += 1;
                 r.chunks += chunks;
             }
+            Outcome::Retrying {
+                source,
+                stage,
+                failure,
+                retry,
+                max,
+                delay,
+            } => {
+                r.retried += 1;
+                progress.println(&format!(
+                    "retry {retry}/{max} in {:.1}s: {source}: {stage} stage: {}",
+                    delay.as_secs_f64(),
+                    failure.message
+                ));
+            }
             Outcome::Failed {
                 source,
                 stage,
                 failure,
+                retries,
             } => {
                 match failure.class {
                     ErrorClass::Rejected => r.rejected += 1,
                     _ => r.failed += 1,
                 }
                 let label = match failure.class {
-                    ErrorClass::Rejected => "rejected",
-                    ErrorClass::Transient => "failed (will retry on the next run)",
-                    ErrorClass::Fatal => "failed (fatal)",
+                    ErrorClass::Rejected => "rejected".to_string(),
+                    ErrorClass::Transient => format!("dead after {retries} retries"),
+                    ErrorClass::Fatal => "failed (fatal)".to_string(),
                 };
                 progress.println(&format!(
                     "{label}: {source}: {stage} stage: {}",
@@ -331,74 +523,155 @@ fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Option<T> {
     bincode::deserialize(bytes).ok()
 }
 
-/// Claims jobs one at a time and sends each to the first stage it has not completed.
-async fn feed(
-    ctx: Arc<Ctx>,
-    run_id: String,
-    parse_tx: mpsc::Sender<Claim>,
-    chunk_tx: mpsc::Sender<Env<Document>>,
-    embed_tx: mpsc::Sender<Env<ChunkedDocument>>,
-    enrich_tx: mpsc::Sender<Env<EmbeddedDocument>>,
-    store_tx: mpsc::Sender<Env<EnrichedDocument>>,
-) {
-    let model = ctx.svc.embedder.model_id().to_string();
+/// The entries of the line: a claimed job goes to the first stage it has not completed.
+struct Lines {
+    parse: mpsc::Sender<Claim>,
+    chunk: mpsc::Sender<Env<Document>>,
+    embed: mpsc::Sender<Env<ChunkedDocument>>,
+    enrich: mpsc::Sender<Env<EmbeddedDocument>>,
+    store: mpsc::Sender<Env<EnrichedDocument>>,
+}
+
+/// Claims jobs one at a time and sends each to the first stage it has not completed. When
+/// nothing is claimable it waits for the next due retry (or polls, for a worker), so a run
+/// ends only when its scope is empty. A job taken back from a holder that died runs alone.
+async fn feed(ctx: Arc<Ctx>, lines: Lines) {
+    let mut stop = ctx.stop.subscribe();
     while !ctx.stopping() {
-        let claim = match ctx.svc.jobs.claim_next(&run_id).await {
-            Ok(Some(c)) => c,
-            Ok(None) => break,
+        let claim = match ctx.svc.jobs.claim_next(&ctx.cfg.scope).await {
+            Ok(c) => c,
+            Err(e) if e.class() == ErrorClass::Transient => {
+                tracing::warn!("cannot claim the next job (will try again): {e}");
+                tokio::select! {
+                    _ = tokio::time::sleep(ctx.cfg.poll) => {}
+                    _ = stop.changed() => {}
+                }
+                continue;
+            }
             Err(e) => {
                 ctx.set_fatal(format!("cannot claim the next job: {e}"));
                 break;
             }
         };
-        let mut claim = claim;
-        // Chunks are sized in the model's tokens and vectors belong to one model: a checkpoint
-        // made with another model is not reused past parse.
-        if claim.stage_done >= Stage::Chunk.index()
-            && claim.model_id.as_deref().is_some_and(|m| m != model)
-        {
-            if let Err(e) = ctx.svc.jobs.reset(&claim).await {
-                ctx.set_fatal(format!("{}: cannot reset checkpoint: {e}", claim.source));
-                break;
-            }
-            claim.stage_done = 0;
-        }
-        let payload = if claim.stage_done > 0 {
-            match ctx.svc.jobs.load_payload(claim.id).await {
+        let Some(claim) = claim else {
+            let pending = match ctx.svc.jobs.pending(&ctx.cfg.scope).await {
                 Ok(p) => p,
                 Err(e) => {
-                    ctx.set_fatal(format!("{}: cannot read checkpoint: {e}", claim.source));
-                    break;
+                    tracing::warn!("cannot read the queue (will try again): {e}");
+                    Default::default()
                 }
+            };
+            if pending.open == 0 && ctx.cfg.until_empty {
+                break;
             }
-        } else {
-            None
+            // Holders on this host that died give their jobs back at once.
+            if let Err(e) = ctx.svc.jobs.release_dead_local_leases().await {
+                tracing::warn!("cannot check for abandoned jobs: {e}");
+            }
+            let wait = pending
+                .next_due_in_ms
+                .map(|ms| Duration::from_millis(ms.max(0) as u64))
+                .unwrap_or(ctx.cfg.poll)
+                .clamp(Duration::from_millis(20), ctx.cfg.poll);
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = stop.changed() => {}
+                // A document settled: the scope may be empty now, or a job re-queued.
+                _ = ctx.settled.notified() => {}
+            }
+            continue;
         };
-        ctx.progress.skip_through(claim.stage_done);
-        let sent = match (claim.stage_done, payload) {
-            (1, Some((1, b))) => match decode::<Document>(&b) {
-                Some(item) => chunk_tx.send(Env { claim, item }).await.is_ok(),
-                None => restart(&ctx, claim, &parse_tx).await,
-            },
-            (2, Some((2, b))) => match decode::<ChunkedDocument>(&b) {
-                Some(item) => embed_tx.send(Env { claim, item }).await.is_ok(),
-                None => restart(&ctx, claim, &parse_tx).await,
-            },
-            (3, Some((3, b))) => match decode::<EmbeddedDocument>(&b) {
-                Some(item) => enrich_tx.send(Env { claim, item }).await.is_ok(),
-                None => restart(&ctx, claim, &parse_tx).await,
-            },
-            (4, Some((4, b))) => match decode::<EnrichedDocument>(&b) {
-                Some(item) => store_tx.send(Env { claim, item }).await.is_ok(),
-                None => restart(&ctx, claim, &parse_tx).await,
-            },
-            (0, _) => parse_tx.send(claim).await.is_ok(),
-            // A checkpoint without its output (or of another format) cannot be trusted.
-            (_, _) => restart(&ctx, claim, &parse_tx).await,
+        let Some(types) = ctx.svc.of(claim.doc_type) else {
+            ctx.set_fatal(format!(
+                "{}: claimed a {} job this runner has no pipeline for",
+                claim.source, claim.doc_type
+            ));
+            break;
         };
-        if !sent {
+        ctx.in_flight.fetch_add(1, Ordering::SeqCst);
+        let stage = Stage::after(claim.stage_done).unwrap_or(Stage::Store);
+        if claim.crashes >= i64::from(types.retry.max_crashes) {
+            let f = StageFailure::new(
+                ErrorClass::Rejected,
+                format!(
+                    "poison: the process died {} times while running this document alone; not retried",
+                    claim.crashes
+                ),
+            );
+            ctx.fail(&claim, stage, f).await;
+            continue;
+        }
+        if claim.suspect {
+            // Its last holder died with it and others in flight: run it alone, so that if it
+            // is the one that kills the process, only it is charged.
+            ctx.wait_in_flight_at_most(1).await;
+            if ctx.stopping() {
+                break;
+            }
+            if let Err(e) = ctx.svc.jobs.mark_isolated(&claim).await {
+                ctx.set_fatal(format!("{}: cannot mark the job isolated: {e}", claim.source));
+                break;
+            }
+            tracing::info!(source = %claim.source, "running alone: its last holder died");
+            if !dispatch(&ctx, claim, &lines).await {
+                break;
+            }
+            ctx.wait_in_flight_at_most(0).await;
+            continue;
+        }
+        if !dispatch(&ctx, claim, &lines).await {
             break;
         }
+    }
+}
+
+/// Send a claimed job into the line at its first unfinished stage, with its checkpoint.
+async fn dispatch(ctx: &Ctx, claim: Claim, lines: &Lines) -> bool {
+    let model = ctx.svc.embedder.model_id().to_string();
+    let mut claim = claim;
+    // Chunks are sized in the model's tokens and vectors belong to one model: a checkpoint
+    // made with another model is not reused past parse.
+    if claim.stage_done >= Stage::Chunk.index()
+        && claim.model_id.as_deref().is_some_and(|m| m != model)
+    {
+        if let Err(e) = ctx.svc.jobs.reset(&claim).await {
+            ctx.set_fatal(format!("{}: cannot reset checkpoint: {e}", claim.source));
+            return false;
+        }
+        claim.stage_done = 0;
+    }
+    let payload = if claim.stage_done > 0 {
+        match ctx.svc.jobs.load_payload(claim.id).await {
+            Ok(p) => p,
+            Err(e) => {
+                ctx.set_fatal(format!("{}: cannot read checkpoint: {e}", claim.source));
+                return false;
+            }
+        }
+    } else {
+        None
+    };
+    ctx.progress.skip_through(claim.stage_done);
+    match (claim.stage_done, payload) {
+        (1, Some((1, b))) => match decode::<Document>(&b) {
+            Some(item) => lines.chunk.send(Env { claim, item }).await.is_ok(),
+            None => restart(ctx, claim, &lines.parse).await,
+        },
+        (2, Some((2, b))) => match decode::<ChunkedDocument>(&b) {
+            Some(item) => lines.embed.send(Env { claim, item }).await.is_ok(),
+            None => restart(ctx, claim, &lines.parse).await,
+        },
+        (3, Some((3, b))) => match decode::<EmbeddedDocument>(&b) {
+            Some(item) => lines.enrich.send(Env { claim, item }).await.is_ok(),
+            None => restart(ctx, claim, &lines.parse).await,
+        },
+        (4, Some((4, b))) => match decode::<EnrichedDocument>(&b) {
+            Some(item) => lines.store.send(Env { claim, item }).await.is_ok(),
+            None => restart(ctx, claim, &lines.parse).await,
+        },
+        (0, _) => lines.parse.send(claim).await.is_ok(),
+        // A checkpoint without its output (or of another format) cannot be trusted.
+        (_, _) => restart(ctx, claim, &lines.parse).await,
     }
 }
 
@@ -440,26 +713,58 @@ async fn parse_worker(
     }
 }
 
-/// Fetch, then parse on the blocking pool; also encodes the checkpoint there.
+/// Fetch, then parse on the blocking pool (also encoding the checkpoint there), within the
+/// type's soft time limit.
 async fn fetch_and_parse(ctx: &Ctx, claim: &Claim) -> Result<(Document, Vec<u8>), StageFailure> {
+    let types = ctx.svc.of(claim.doc_type).ok_or_else(|| {
+        StageFailure::new(ErrorClass::Fatal, format!("no pipeline for {}", claim.doc_type))
+    })?;
+    let limit = types.soft_limit;
+    match tokio::time::timeout(limit, fetch_and_parse_inner(ctx, claim, &types)).await {
+        Ok(r) => r,
+        Err(_) => Err(time_limit(Stage::Parse, limit)),
+    }
+}
+
+fn time_limit(stage: Stage, limit: Duration) -> StageFailure {
+    StageFailure::new(
+        ErrorClass::Transient,
+        format!(
+            "time limit: the {stage} stage took longer than {}s (limits.soft_secs)",
+            limit.as_secs()
+        ),
+    )
+}
+
+async fn fetch_and_parse_inner(
+    ctx: &Ctx,
+    claim: &Claim,
+    types: &TypeServices,
+) -> Result<(Document, Vec<u8>), StageFailure> {
     let source = Source::from_key(&claim.source).map_err(|e| StageFailure::from_error(&e))?;
-    let bytes = ctx
-        .svc
+    let bytes = types
         .fetcher
         .fetch(&source)
         .await
         .map_err(|e| StageFailure::from_error(&e))?;
     let doc_type = claim.doc_type;
     let key = claim.source.clone();
-    let panic = ctx.cfg.fault == Some(Fault::ParsePanic);
-    let opts = ctx.svc.parse.clone();
+    let fault = ctx.cfg.fault.clone();
+    let opts = types.parse.clone();
     tokio::task::spawn_blocking(move || {
+        if let Some(Fault::CrashOn(text)) = &fault {
+            if key.contains(text.as_str()) {
+                kill_self();
+            }
+        }
+        let panic = fault == Some(Fault::ParsePanic);
         let parsed = crate::parse::parse_with(doc_type, &key, &bytes, &opts, |_| {
             if panic {
                 panic!("injected parser panic (INGEST_FAULT=parse-panic)")
             }
         });
         let doc = parsed.map_err(|e| StageFailure::from_error(&e))?;
+        Fault::crash_in(&fault, Stage::Parse);
         let encoded = bincode::serialize(&doc)
             .map_err(|e| StageFailure::new(ErrorClass::Fatal, format!("encode checkpoint: {e}")))?;
         Ok((doc, encoded))
@@ -474,14 +779,29 @@ async fn chunk_stage(
     tx: mpsc::Sender<Env<ChunkedDocument>>,
 ) {
     while let Some(Env { claim, item }) = rx.recv().await {
-        let chunker = ctx.svc.chunker.clone();
+        let Some(types) = ctx.svc.of(claim.doc_type) else {
+            let f = StageFailure::new(ErrorClass::Fatal, "no pipeline for this type");
+            ctx.fail(&claim, Stage::Chunk, f).await;
+            continue;
+        };
+        let chunker = types.chunker.clone();
         let embedder = ctx.svc.embedder.clone();
-        let result = tokio::task::spawn_blocking(move || {
+        let work = tokio::task::spawn_blocking(move || {
             let count = |t: &str| embedder.count_tokens(t);
             let mut embed = |texts: &[&str]| embedder.embed(texts).map_err(|e| e.to_string());
             chunker.chunk(item, &count, &mut embed)
-        })
-        .await;
+        });
+        // Over the soft limit the document is let go (the blocking work cannot be interrupted;
+        // its result is dropped when it ends).
+        let result = match tokio::time::timeout(types.soft_limit, work).await {
+            Ok(r) => r,
+            Err(_) => {
+                ctx.fail(&claim, Stage::Chunk, time_limit(Stage::Chunk, types.soft_limit))
+                    .await;
+                continue;
+            }
+        };
+        Fault::crash_in(&ctx.cfg.fault, Stage::Chunk);
         let chunked = match result {
             Ok(Ok(c)) => c,
             Ok(Err(e)) => {
@@ -637,6 +957,7 @@ async fn embed_stage(
                 return;
             }
         };
+        Fault::crash_in(&ctx.cfg.fault, Stage::Embed);
         for (qi, v) in owners.into_iter().zip(vectors) {
             queue[qi].vectors.push(v);
         }
@@ -711,11 +1032,19 @@ async fn enrich_stage(
     tx: mpsc::Sender<Env<EnrichedDocument>>,
 ) {
     while let Some(Env { claim, item }) = rx.recv().await {
-        let enricher = ctx.svc.enricher.clone();
+        let Some(types) = ctx.svc.of(claim.doc_type) else {
+            let f = StageFailure::new(ErrorClass::Fatal, "no pipeline for this type");
+            ctx.fail(&claim, Stage::Enrich, f).await;
+            continue;
+        };
+        let enricher = types.enricher.clone();
         let enriched =
             match tokio::task::spawn_blocking(move || crate::enrich::enrich(item, &enricher)).await
             {
-                Ok(e) => e,
+                Ok(e) => {
+                    Fault::crash_in(&ctx.cfg.fault, Stage::Enrich);
+                    e
+                }
                 Err(e) => {
                     let f =
                         StageFailure::new(ErrorClass::Rejected, format!("enricher crashed: {e}"));
@@ -774,6 +1103,7 @@ async fn store_stage(ctx: Arc<Ctx>, mut rx: mpsc::Receiver<Env<EnrichedDocument>
                     break;
                 }
                 ctx.progress.stage_done(Stage::Store);
+                ctx.settle();
                 let _ = ctx
                     .outcomes
                     .send(Outcome::Done {
@@ -811,6 +1141,7 @@ async fn store_document(
     svc.vectors
         .upsert_document(doc, svc.embedder.dimension())
         .await?;
+    Fault::crash_in(&ctx.cfg.fault, Stage::Store);
     if !stale.is_empty() {
         // Superseded chunks go from every model's collection, not only the current one.
         for model in svc.vectors.models().await? {
@@ -838,4 +1169,45 @@ pub async fn delete_everywhere(svc: &Services, document_id: &str) -> Result<bool
     }
     svc.graph.delete_document(document_id).await?;
     svc.relational.delete_document(document_id).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::RetryConfig;
+
+    #[test]
+    fn rejected_inputs_die_at_once_and_transient_ones_retry_until_the_budget_is_spent() {
+        let p = RetryPolicy::from_config(&RetryConfig {
+            jitter: 0.0,
+            ..Default::default()
+        });
+        assert_eq!(
+            after_failure(ErrorClass::Rejected, 0, &p),
+            AfterFailure::Dead
+        );
+        assert_eq!(
+            after_failure(ErrorClass::Transient, 0, &p),
+            AfterFailure::RetryAfter(Duration::from_secs(60))
+        );
+        assert_eq!(
+            after_failure(ErrorClass::Transient, 2, &p),
+            AfterFailure::RetryAfter(Duration::from_secs(240))
+        );
+        assert_eq!(
+            after_failure(ErrorClass::Transient, 3, &p),
+            AfterFailure::Dead
+        );
+    }
+
+    #[test]
+    fn fault_names_parse() {
+        std::env::set_var("INGEST_FAULT", "crash-in-enrich");
+        assert_eq!(Fault::from_env(), Some(Fault::CrashIn(Stage::Enrich)));
+        std::env::set_var("INGEST_FAULT", "crash-on:act_3.xml");
+        assert_eq!(Fault::from_env(), Some(Fault::CrashOn("act_3.xml".into())));
+        std::env::set_var("INGEST_FAULT", "crash-in-nowhere");
+        assert_eq!(Fault::from_env(), None);
+        std::env::remove_var("INGEST_FAULT");
+    }
 }

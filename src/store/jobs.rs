@@ -32,7 +32,72 @@ pub struct Claim {
     /// The document id this source had when claimed (from an earlier run), if any: when the
     /// source now yields another id, the old document is removed from every store.
     pub document_id: Option<String>,
+    /// Transient failures already charged (each re-queued the job with backoff).
+    pub retries: i64,
+    /// Taken back from a holder that died: runs alone.
+    pub suspect: bool,
+    /// Times a holder died while running this job alone.
+    pub crashes: i64,
 }
+
+/// Which jobs a claimer takes: those of one run (the one-machine shortcut) or any (a worker),
+/// of some types or all.
+#[derive(Debug, Clone, Default)]
+pub struct Scope {
+    pub run_id: Option<String>,
+    pub types: Vec<DocType>,
+}
+
+impl Scope {
+    /// `,norm,doctrine,` (empty: every type), for SQL `instr`.
+    fn types_csv(&self) -> String {
+        if self.types.is_empty() {
+            String::new()
+        } else {
+            let names: Vec<&str> = self.types.iter().map(|t| t.as_str()).collect();
+            format!(",{},", names.join(","))
+        }
+    }
+
+    pub fn type_names(&self) -> Vec<String> {
+        self.types.iter().map(|t| t.as_str().to_string()).collect()
+    }
+}
+
+/// What is left to do in a scope: jobs queued or running, and how long until the earliest
+/// queued one is due (negative or zero: due now).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Pending {
+    pub open: i64,
+    pub next_due_in_ms: Option<i64>,
+}
+
+/// What becomes of a job after a failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AfterFailure {
+    /// Back in the queue, due after this delay (a retry is charged).
+    RetryAfter(Duration),
+    /// A dead letter: `ingest dlq requeue` brings it back.
+    Dead,
+}
+
+/// A dead letter, as `ingest dlq list` shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct DeadJob {
+    pub id: i64,
+    pub source: String,
+    pub doc_type: String,
+    pub stage: Option<String>,
+    pub class: Option<String>,
+    pub error: Option<String>,
+    pub attempts: i64,
+    pub retries: i64,
+    pub crashes: i64,
+    pub dead_at: Option<i64>,
+}
+
+/// The current time on SQLite's clock, epoch milliseconds (`'now'` is fixed for a statement).
+const SQL_NOW: &str = "CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)";
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct EnqueueStats {
@@ -105,8 +170,14 @@ impl JobStore {
                     }
                     Some(state) => {
                         let requeue = matches!(state, "rejected" | "failed" | "dead");
+                        // Listing a dead source again is a request to try it again, with a
+                        // fresh retry budget (it still runs alone if it ever crashed a worker).
                         sqlx::query(
                             "UPDATE jobs SET run_id = ?, updated_at = ?,
+                               retries = CASE WHEN state IN ('rejected', 'failed', 'dead') THEN 0 ELSE retries END,
+                               suspect = CASE WHEN state IN ('rejected', 'failed', 'dead') AND crashes > 0 THEN 1 ELSE suspect END,
+                               crashes = CASE WHEN state IN ('rejected', 'failed', 'dead') THEN 0 ELSE crashes END,
+                               dead_at = CASE WHEN state IN ('rejected', 'failed', 'dead') THEN NULL ELSE dead_at END,
                                state = CASE WHEN state IN ('rejected', 'failed', 'dead') THEN 'queued' ELSE state END,
                                due_at = CASE WHEN state IN ('rejected', 'failed', 'dead') THEN ? ELSE due_at END
                              WHERE source = ? AND doc_type = ?",
@@ -158,10 +229,15 @@ impl JobStore {
                 .map(|p| std::path::Path::new(&format!("/proc/{p}")).exists())
                 .unwrap_or(true);
             if !alive {
+                // The holder died with it: it runs alone next time, and if it was already
+                // running alone, it is the one that killed the process.
                 released += sqlx::query(
-                    "UPDATE jobs SET state = 'queued', lease_owner = NULL, lease_expires_at = NULL WHERE id = ? AND state = 'running'",
+                    "UPDATE jobs SET state = 'queued', lease_owner = NULL, lease_expires_at = NULL,
+                       suspect = 1, crashes = crashes + isolated, isolated = 0
+                     WHERE id = ? AND state = 'running' AND lease_owner = ?",
                 )
                 .bind(id)
+                .bind(&owner)
                 .execute(&self.pool)
                 .await?
                 .rows_affected();
@@ -170,29 +246,34 @@ impl JobStore {
         Ok(released)
     }
 
-    /// Claim the next job of this run: queued ones, or running ones whose lease expired,
-    /// by priority then due time.
-    pub async fn claim_next(&self, run_id: &str) -> Result<Option<Claim>, StoreError> {
-        let now = now_ms();
-        let row = sqlx::query(
-            "UPDATE jobs SET state = 'running', lease_owner = ?, lease_expires_at = ?,
-               lease_epoch = lease_epoch + 1, attempts = attempts + 1, updated_at = ?
-             WHERE id = (SELECT id FROM jobs WHERE run_id = ? AND due_at <= ?
+    /// Claim the next job in `scope`: queued ones that are due, or running ones whose lease
+    /// expired (their holder died or hung: they come back suspect, to run alone), by priority
+    /// then due time. Times are the database's.
+    pub async fn claim_next(&self, scope: &Scope) -> Result<Option<Claim>, StoreError> {
+        let sql = format!(
+            "UPDATE jobs SET state = 'running', lease_owner = ?1, lease_expires_at = {now} + ?2,
+               lease_epoch = lease_epoch + 1, attempts = attempts + 1, updated_at = {now},
+               suspect = CASE WHEN state = 'running' THEN 1 ELSE suspect END,
+               crashes = crashes + CASE WHEN state = 'running' THEN isolated ELSE 0 END,
+               isolated = 0
+             WHERE id = (SELECT id FROM jobs WHERE (?3 IS NULL OR run_id = ?3)
+                           AND (?4 = '' OR instr(?4, ',' || doc_type || ',') > 0)
+                           AND due_at <= {now}
                            AND (state = 'queued'
-                                OR (state = 'running' AND lease_expires_at < ? AND lease_owner != ?))
+                                OR (state = 'running' AND lease_expires_at < {now} AND lease_owner != ?1))
                          ORDER BY priority DESC, due_at, id LIMIT 1)
-             RETURNING id, source, doc_type, stage_done, lease_epoch, model_id, attempts, document_id",
-        )
-        .bind(&self.owner)
-        .bind(now + self.lease.as_millis() as i64)
-        .bind(now)
-        .bind(run_id)
-        .bind(now)
-        .bind(now)
-        // Documents this process already holds are in its pipeline, not abandoned.
-        .bind(&self.owner)
-        .fetch_optional(&self.pool)
-        .await?;
+             RETURNING id, source, doc_type, stage_done, lease_epoch, model_id, attempts, document_id,
+               retries, suspect, crashes",
+            now = SQL_NOW
+        );
+        let row = sqlx::query(&sql)
+            // Documents this process already holds are in its pipeline, not abandoned.
+            .bind(&self.owner)
+            .bind(self.lease.as_millis() as i64)
+            .bind(scope.run_id.as_deref())
+            .bind(scope.types_csv())
+            .fetch_optional(&self.pool)
+            .await?;
         let Some(r) = row else { return Ok(None) };
         let doc_type: String = r.get("doc_type");
         Ok(Some(Claim {
@@ -206,7 +287,135 @@ impl JobStore {
             model_id: r.get("model_id"),
             attempts: r.get("attempts"),
             document_id: r.get("document_id"),
+            retries: r.get("retries"),
+            suspect: r.get::<i64, _>("suspect") != 0,
+            crashes: r.get("crashes"),
         }))
+    }
+
+    /// This process runs the claimed job alone: if the process dies now, the job is the
+    /// culprit.
+    pub async fn mark_isolated(&self, claim: &Claim) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE jobs SET isolated = 1 WHERE id = ? AND lease_epoch = ? AND state = 'running'",
+        )
+        .bind(claim.id)
+        .bind(claim.epoch)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Extend every lease this process holds (long stages must not look abandoned).
+    pub async fn heartbeat(&self) -> Result<u64, StoreError> {
+        let sql = format!(
+            "UPDATE jobs SET lease_expires_at = {SQL_NOW} + ? WHERE lease_owner = ? AND state = 'running'"
+        );
+        Ok(sqlx::query(&sql)
+            .bind(self.lease.as_millis() as i64)
+            .bind(&self.owner)
+            .execute(&self.pool)
+            .await?
+            .rows_affected())
+    }
+
+    /// Jobs of `scope` still queued or running, and when the next queued one is due.
+    pub async fn pending(&self, scope: &Scope) -> Result<Pending, StoreError> {
+        let sql = format!(
+            "SELECT COUNT(*) AS n, MIN(CASE WHEN state = 'queued' THEN due_at END) - {SQL_NOW} AS due
+             FROM jobs WHERE (?1 IS NULL OR run_id = ?1)
+               AND (?2 = '' OR instr(?2, ',' || doc_type || ',') > 0)
+               AND state IN ('queued', 'running')"
+        );
+        let r = sqlx::query(&sql)
+            .bind(scope.run_id.as_deref())
+            .bind(scope.types_csv())
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(Pending {
+            open: r.get("n"),
+            next_due_in_ms: r.get("due"),
+        })
+    }
+
+    /// Dead letters, newest first.
+    pub async fn dead(&self, limit: i64) -> Result<Vec<DeadJob>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, source, doc_type, last_error_stage, last_error_class, last_error, attempts,
+                    retries, crashes, dead_at
+             FROM jobs WHERE state IN ('dead', 'rejected', 'failed')
+             ORDER BY dead_at DESC, id DESC LIMIT ?",
+        )
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| DeadJob {
+                id: r.get("id"),
+                source: r.get("source"),
+                doc_type: r.get("doc_type"),
+                stage: r.get("last_error_stage"),
+                class: r.get("last_error_class"),
+                error: r.get("last_error"),
+                attempts: r.get("attempts"),
+                retries: r.get("retries"),
+                crashes: r.get("crashes"),
+                dead_at: r.get("dead_at"),
+            })
+            .collect())
+    }
+
+    /// Put dead letters back in the queue with a fresh retry budget (all when `ids` is
+    /// empty), keeping their checkpoints. Returns how many.
+    pub async fn requeue_dead(&self, ids: &[i64]) -> Result<u64, StoreError> {
+        let list = ids
+            .iter()
+            .map(|i| i.to_string())
+            .collect::<Vec<_>>()
+            .join(",");
+        let sql = format!(
+            "UPDATE jobs SET state = 'queued', due_at = {SQL_NOW}, retries = 0,
+               suspect = CASE WHEN crashes > 0 THEN 1 ELSE suspect END, crashes = 0, dead_at = NULL
+             WHERE state IN ('dead', 'rejected', 'failed') AND (?1 = '' OR instr(',' || ?1 || ',', ',' || id || ',') > 0)"
+        );
+        Ok(sqlx::query(&sql)
+            .bind(list)
+            .execute(&self.pool)
+            .await?
+            .rows_affected())
+    }
+
+    /// Delete dead letters (and their checkpoints), those dead for longer than `older_than_ms`
+    /// when given. Returns the removed jobs' (id, document id) pairs.
+    pub async fn purge_dead(
+        &self,
+        older_than_ms: Option<i64>,
+    ) -> Result<Vec<(i64, Option<String>)>, StoreError> {
+        let mut tx = write_tx(&self.pool).await?;
+        let sql = format!(
+            "SELECT id, document_id FROM jobs WHERE state IN ('dead', 'rejected', 'failed')
+               AND (?1 IS NULL OR COALESCE(dead_at, updated_at) < {SQL_NOW} - ?1)"
+        );
+        let rows: Vec<(i64, Option<String>)> = sqlx::query(&sql)
+            .bind(older_than_ms)
+            .fetch_all(&mut *tx)
+            .await?
+            .into_iter()
+            .map(|r| (r.get("id"), r.get("document_id")))
+            .collect();
+        for (id, _) in &rows {
+            sqlx::query("DELETE FROM job_payloads WHERE job_id = ?")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("DELETE FROM jobs WHERE id = ?")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(rows)
     }
 
     /// Forget the jobs (and their checkpoints) of a document or a source: the next ingest of
@@ -231,17 +440,17 @@ impl JobStore {
         Ok(n)
     }
 
-    /// Put this process's running jobs of a run back in the queue (end of a run).
-    pub async fn release_run(&self, run_id: &str) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE jobs SET state = 'queued', lease_owner = NULL, lease_expires_at = NULL
-             WHERE run_id = ? AND state = 'running' AND lease_owner = ?",
+    /// Put every job this process holds back in the queue with its checkpoint (end of a run,
+    /// shutdown). Returns how many.
+    pub async fn release_owned(&self) -> Result<u64, StoreError> {
+        Ok(sqlx::query(
+            "UPDATE jobs SET state = 'queued', lease_owner = NULL, lease_expires_at = NULL, isolated = 0
+             WHERE state = 'running' AND lease_owner = ?",
         )
-        .bind(run_id)
         .bind(&self.owner)
         .execute(&self.pool)
-        .await?;
-        Ok(())
+        .await?
+        .rows_affected())
     }
 
     /// The recorded output of the job's last completed stage.
@@ -343,7 +552,8 @@ impl JobStore {
         sqlx::query(
             "UPDATE jobs SET stage_done = ?, state = 'done', document_id = ?, content_hash = ?,
                lease_owner = NULL, lease_expires_at = NULL, last_error = NULL,
-               last_error_stage = NULL, last_error_class = NULL WHERE id = ?",
+               last_error_stage = NULL, last_error_class = NULL, suspect = 0, isolated = 0,
+               crashes = 0 WHERE id = ?",
         )
         .bind(Stage::Store.index())
         .bind(document_id)
@@ -360,33 +570,40 @@ impl JobStore {
         Ok(())
     }
 
-    /// Record a failure. Rejected inputs are final for this run; transient failures that
-    /// outlived their retries are marked failed and retried by the next run of the list.
-    /// The last checkpoint is kept either way.
+    /// Record a failure: the job goes back to the queue after a delay (a retry is charged)
+    /// or becomes a dead letter. Its last checkpoint is kept either way, so a retry resumes.
     pub async fn fail(
         &self,
         claim: &Claim,
         stage: Stage,
         class: ErrorClass,
         message: &str,
+        after: AfterFailure,
     ) -> Result<(), StoreError> {
-        let state = match class {
-            ErrorClass::Rejected => "rejected",
-            ErrorClass::Transient | ErrorClass::Fatal => "failed",
+        let (state, delay_ms, retry) = match after {
+            AfterFailure::RetryAfter(d) => ("queued", d.as_millis() as i64, 1),
+            AfterFailure::Dead => ("dead", 0, 0),
         };
         let mut tx = write_tx(&self.pool).await?;
         self.check_lease(&mut tx, claim).await?;
-        sqlx::query(
-            "UPDATE jobs SET state = ?, last_error = ?, last_error_stage = ?, last_error_class = ?,
-               lease_owner = NULL, lease_expires_at = NULL WHERE id = ?",
-        )
-        .bind(state)
-        .bind(message)
-        .bind(stage.as_str())
-        .bind(class.as_str())
-        .bind(claim.id)
-        .execute(&mut *tx)
-        .await?;
+        let sql = format!(
+            "UPDATE jobs SET state = ?1, last_error = ?2, last_error_stage = ?3, last_error_class = ?4,
+               lease_owner = NULL, lease_expires_at = NULL, isolated = 0,
+               due_at = CASE WHEN ?1 = 'queued' THEN {SQL_NOW} + ?5 ELSE due_at END,
+               retries = retries + ?6,
+               dead_at = CASE WHEN ?1 = 'dead' THEN {SQL_NOW} ELSE NULL END
+             WHERE id = ?7"
+        );
+        sqlx::query(&sql)
+            .bind(state)
+            .bind(message)
+            .bind(stage.as_str())
+            .bind(class.as_str())
+            .bind(delay_ms)
+            .bind(retry)
+            .bind(claim.id)
+            .execute(&mut *tx)
+            .await?;
         sqlx::query(
             "INSERT INTO job_errors (job_id, source, stage, class, message, at) VALUES (?, ?, ?, ?, ?, ?)",
         )
@@ -406,7 +623,7 @@ impl JobStore {
     /// Give a claimed job back (shutdown before it finished); its checkpoint stays.
     pub async fn release(&self, claim: &Claim) -> Result<(), StoreError> {
         sqlx::query(
-            "UPDATE jobs SET state = 'queued', lease_owner = NULL, lease_expires_at = NULL
+            "UPDATE jobs SET state = 'queued', lease_owner = NULL, lease_expires_at = NULL, isolated = 0
              WHERE id = ? AND lease_epoch = ? AND state = 'running'",
         )
         .bind(claim.id)
@@ -502,8 +719,35 @@ impl Jobs {
         both!(self, j => j.release_dead_local_leases().await)
     }
 
-    pub async fn claim_next(&self, run_id: &str) -> Result<Option<Claim>, StoreError> {
-        both!(self, j => j.claim_next(run_id).await)
+    pub async fn claim_next(&self, scope: &Scope) -> Result<Option<Claim>, StoreError> {
+        both!(self, j => j.claim_next(scope).await)
+    }
+
+    pub async fn mark_isolated(&self, claim: &Claim) -> Result<(), StoreError> {
+        both!(self, j => j.mark_isolated(claim).await)
+    }
+
+    pub async fn heartbeat(&self) -> Result<u64, StoreError> {
+        both!(self, j => j.heartbeat().await)
+    }
+
+    pub async fn pending(&self, scope: &Scope) -> Result<Pending, StoreError> {
+        both!(self, j => j.pending(scope).await)
+    }
+
+    pub async fn dead(&self, limit: i64) -> Result<Vec<DeadJob>, StoreError> {
+        both!(self, j => j.dead(limit).await)
+    }
+
+    pub async fn requeue_dead(&self, ids: &[i64]) -> Result<u64, StoreError> {
+        both!(self, j => j.requeue_dead(ids).await)
+    }
+
+    pub async fn purge_dead(
+        &self,
+        older_than_ms: Option<i64>,
+    ) -> Result<Vec<(i64, Option<String>)>, StoreError> {
+        both!(self, j => j.purge_dead(older_than_ms).await)
     }
 
     pub async fn forget(&self, document_id: &str, source: Option<&str>) -> Result<u64, StoreError> {
@@ -544,16 +788,17 @@ impl Jobs {
         stage: Stage,
         class: ErrorClass,
         message: &str,
+        after: AfterFailure,
     ) -> Result<(), StoreError> {
-        both!(self, j => j.fail(claim, stage, class, message).await)
+        both!(self, j => j.fail(claim, stage, class, message, after).await)
     }
 
     pub async fn release(&self, claim: &Claim) -> Result<(), StoreError> {
         both!(self, j => j.release(claim).await)
     }
 
-    pub async fn release_run(&self, run_id: &str) -> Result<(), StoreError> {
-        both!(self, j => j.release_run(run_id).await)
+    pub async fn release_owned(&self) -> Result<u64, StoreError> {
+        both!(self, j => j.release_owned().await)
     }
 
     pub async fn run_states(&self, run_id: &str) -> Result<Vec<(String, i64)>, StoreError> {

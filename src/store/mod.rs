@@ -38,12 +38,59 @@ pub enum StoreError {
     Payload(String),
     #[error("graph: {0}")]
     Graph(String),
+    /// A store server that could not be reached or dropped the connection: worth retrying.
+    #[error("store unreachable: {0}")]
+    Unreachable(String),
+}
+
+/// Error text of a server store that means "not reachable right now" rather than "refused".
+fn looks_unreachable(msg: &str) -> bool {
+    let m = msg.to_ascii_lowercase();
+    [
+        "connection refused",
+        "connection reset",
+        "connection closed",
+        "connection error",
+        "broken pipe",
+        "unexpected eof",
+        "io error",
+        "timed out",
+        "timeout",
+        "transport error",
+        "unavailable",
+        "not connected",
+        "pool",
+    ]
+    .iter()
+    .any(|k| m.contains(k))
+}
+
+impl StoreError {
+    /// A graph server error: transient when the server is unreachable, fatal otherwise.
+    pub fn graph(msg: String) -> StoreError {
+        if looks_unreachable(&msg) {
+            StoreError::Unreachable(format!("graph: {msg}"))
+        } else {
+            StoreError::Graph(msg)
+        }
+    }
+
+    /// A vector server error: transient when the server is unreachable, fatal otherwise.
+    pub fn vector(msg: String) -> StoreError {
+        if looks_unreachable(&msg) {
+            StoreError::Unreachable(format!("vectors: {msg}"))
+        } else {
+            StoreError::Vector(msg)
+        }
+    }
 }
 
 impl Classify for StoreError {
     fn class(&self) -> ErrorClass {
         match self {
-            StoreError::Busy(_) | StoreError::Injected(_) => ErrorClass::Transient,
+            StoreError::Busy(_) | StoreError::Injected(_) | StoreError::Unreachable(_) => {
+                ErrorClass::Transient
+            }
             StoreError::Database(_)
             | StoreError::Vector(_)
             | StoreError::VectorOpen { .. }
@@ -190,4 +237,25 @@ pub trait VectorStore: Send + Sync {
         vector: Vec<f32>,
         limit: usize,
     ) -> Result<Vec<Hit>, StoreError>;
+}
+
+#[cfg(test)]
+mod error_tests {
+    use super::*;
+
+    #[test]
+    fn an_unreachable_server_is_transient_a_refusal_is_not() {
+        for msg in [
+            "IO error: Connection refused (os error 111)",
+            "qdrant http://q:6334 collection c: upsert failed: status: Unavailable, transport error",
+            "connection reset by peer",
+        ] {
+            assert_eq!(StoreError::graph(msg.into()).class(), ErrorClass::Transient, "{msg}");
+            assert_eq!(StoreError::vector(msg.into()).class(), ErrorClass::Transient, "{msg}");
+        }
+        let refused = StoreError::graph("Neo.ClientError.Security.Unauthorized".into());
+        assert_eq!(refused.class(), ErrorClass::Fatal);
+        let schema = StoreError::vector("wrong vector dimension 384, expected 512".into());
+        assert_eq!(schema.class(), ErrorClass::Fatal);
+    }
 }

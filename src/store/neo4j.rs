@@ -732,7 +732,7 @@ impl super::GraphStore for Neo4jGraph {
         let plan = super::plan::graph_plan(doc);
         self.write_plan(&doc.info.id, &plan)
             .await
-            .map_err(super::StoreError::Graph)
+            .map_err(super::StoreError::graph)
     }
 
     async fn document_chunk_ids(
@@ -742,7 +742,7 @@ impl super::GraphStore for Neo4jGraph {
         let mut ids = self
             .chunk_ids(document_id)
             .await
-            .map_err(super::StoreError::Graph)?;
+            .map_err(super::StoreError::graph)?;
         ids.sort();
         Ok(ids)
     }
@@ -750,7 +750,7 @@ impl super::GraphStore for Neo4jGraph {
     async fn document_ids(&self) -> Result<Vec<String>, super::StoreError> {
         let mut ids = Neo4jGraph::document_ids(self)
             .await
-            .map_err(super::StoreError::Graph)?;
+            .map_err(super::StoreError::graph)?;
         ids.sort();
         Ok(ids)
     }
@@ -759,7 +759,7 @@ impl super::GraphStore for Neo4jGraph {
         Neo4jGraph::delete_document(self, document_id)
             .await
             .map(|_| ())
-            .map_err(super::StoreError::Graph)
+            .map_err(super::StoreError::graph)
     }
 }
 

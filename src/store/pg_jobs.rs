@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use sqlx::{PgConnection, PgPool, Row};
 
-use super::jobs::{lease_owner, Claim, EnqueueStats};
+use super::jobs::{lease_owner, AfterFailure, Claim, DeadJob, EnqueueStats, Pending, Scope};
 use super::StoreError;
 use crate::pipeline::error::ErrorClass;
 use crate::pipeline::record::{DocType, Stage};
@@ -102,6 +102,14 @@ impl PgJobStore {
                  FROM UNNEST($1::text[]) AS s
                  ON CONFLICT (source, doc_type) DO UPDATE SET run_id = EXCLUDED.run_id,
                    updated_at = EXCLUDED.updated_at,
+                   retries = CASE WHEN jobs.state IN ('rejected', 'failed', 'dead') THEN 0
+                                  ELSE jobs.retries END,
+                   suspect = CASE WHEN jobs.state IN ('rejected', 'failed', 'dead') AND jobs.crashes > 0
+                                  THEN TRUE ELSE jobs.suspect END,
+                   crashes = CASE WHEN jobs.state IN ('rejected', 'failed', 'dead') THEN 0
+                                  ELSE jobs.crashes END,
+                   dead_at = CASE WHEN jobs.state IN ('rejected', 'failed', 'dead') THEN NULL
+                                  ELSE jobs.dead_at END,
                    state = CASE WHEN jobs.state IN ('rejected', 'failed', 'dead') THEN 'queued'
                                 ELSE jobs.state END,
                    due_at = CASE WHEN jobs.state IN ('rejected', 'failed', 'dead') THEN EXCLUDED.due_at
@@ -145,7 +153,9 @@ impl PgJobStore {
             if !alive {
                 // Only if that owner still holds it: another host may have taken it over since.
                 released += sqlx::query(
-                    "UPDATE jobs SET state = 'queued', lease_owner = NULL, lease_expires_at = NULL
+                    "UPDATE jobs SET state = 'queued', lease_owner = NULL, lease_expires_at = NULL,
+                       suspect = TRUE, crashes = crashes + CASE WHEN isolated THEN 1 ELSE 0 END,
+                       isolated = FALSE
                      WHERE id = $1 AND state = 'running' AND lease_owner = $2",
                 )
                 .bind(id)
@@ -158,30 +168,37 @@ impl PgJobStore {
         Ok(released)
     }
 
-    /// Claim the next job of this run: queued ones, or running ones whose lease expired,
-    /// by priority then due time. Rows another claimer has locked are skipped, not waited for.
-    pub async fn claim_next(&self, run_id: &str) -> Result<Option<Claim>, StoreError> {
+    /// Claim the next job in `scope`: queued ones that are due, or running ones whose lease
+    /// expired (they come back suspect, to run alone), by priority then due time, on the
+    /// server's clock. Rows another claimer has locked are skipped, not waited for.
+    pub async fn claim_next(&self, scope: &Scope) -> Result<Option<Claim>, StoreError> {
         let row = sqlx::query(
             "WITH next AS (
                  SELECT id FROM jobs
-                 WHERE run_id = $1 AND due_at <= ingest_now_ms()
+                 WHERE ($3::text IS NULL OR run_id = $3)
+                   AND (cardinality($4::text[]) = 0 OR doc_type = ANY($4))
+                   AND due_at <= ingest_now_ms()
                    AND (state = 'queued'
                         OR (state = 'running' AND lease_expires_at < ingest_now_ms()
-                            AND lease_owner <> $2))
+                            AND lease_owner <> $1))
                  ORDER BY priority DESC, due_at, id
                  LIMIT 1
                  FOR UPDATE SKIP LOCKED)
-             UPDATE jobs j SET state = 'running', lease_owner = $2,
-               lease_expires_at = ingest_now_ms() + $3, lease_epoch = j.lease_epoch + 1,
-               attempts = j.attempts + 1, updated_at = ingest_now_ms()
+             UPDATE jobs j SET state = 'running', lease_owner = $1,
+               lease_expires_at = ingest_now_ms() + $2, lease_epoch = j.lease_epoch + 1,
+               attempts = j.attempts + 1, updated_at = ingest_now_ms(),
+               suspect = CASE WHEN j.state = 'running' THEN TRUE ELSE j.suspect END,
+               crashes = j.crashes + CASE WHEN j.state = 'running' AND j.isolated THEN 1 ELSE 0 END,
+               isolated = FALSE
              FROM next WHERE j.id = next.id
              RETURNING j.id, j.source, j.doc_type, j.stage_done, j.lease_epoch, j.model_id, j.attempts,
-               j.document_id",
+               j.document_id, j.retries, j.suspect, j.crashes",
         )
-        .bind(run_id)
         // Documents this process already holds are in its pipeline, not abandoned.
         .bind(&self.owner)
         .bind(self.lease_ms())
+        .bind(scope.run_id.as_deref())
+        .bind(scope.type_names())
         .fetch_optional(&self.pool)
         .await?;
         let Some(r) = row else { return Ok(None) };
@@ -197,7 +214,115 @@ impl PgJobStore {
             model_id: r.get("model_id"),
             attempts: r.get("attempts"),
             document_id: r.get("document_id"),
+            retries: r.get("retries"),
+            suspect: r.get("suspect"),
+            crashes: r.get("crashes"),
         }))
+    }
+
+    /// This process runs the claimed job alone: if it dies now, the job is the culprit.
+    pub async fn mark_isolated(&self, claim: &Claim) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE jobs SET isolated = TRUE WHERE id = $1 AND lease_epoch = $2 AND state = 'running'",
+        )
+        .bind(claim.id)
+        .bind(claim.epoch)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Extend every lease this process holds, on the server's clock.
+    pub async fn heartbeat(&self) -> Result<u64, StoreError> {
+        Ok(sqlx::query(
+            "UPDATE jobs SET lease_expires_at = ingest_now_ms() + $1
+             WHERE lease_owner = $2 AND state = 'running'",
+        )
+        .bind(self.lease_ms())
+        .bind(&self.owner)
+        .execute(&self.pool)
+        .await?
+        .rows_affected())
+    }
+
+    /// Jobs of `scope` still queued or running, and when the next queued one is due.
+    pub async fn pending(&self, scope: &Scope) -> Result<Pending, StoreError> {
+        let r = sqlx::query(
+            "SELECT COUNT(*) AS n, MIN(CASE WHEN state = 'queued' THEN due_at END) - ingest_now_ms() AS due
+             FROM jobs WHERE ($1::text IS NULL OR run_id = $1)
+               AND (cardinality($2::text[]) = 0 OR doc_type = ANY($2))
+               AND state IN ('queued', 'running')",
+        )
+        .bind(scope.run_id.as_deref())
+        .bind(scope.type_names())
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(Pending {
+            open: r.get("n"),
+            next_due_in_ms: r.get("due"),
+        })
+    }
+
+    /// Dead letters, newest first.
+    pub async fn dead(&self, limit: i64) -> Result<Vec<DeadJob>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, source, doc_type, last_error_stage, last_error_class, last_error, attempts,
+                    retries, crashes, dead_at
+             FROM jobs WHERE state IN ('dead', 'rejected', 'failed')
+             ORDER BY dead_at DESC NULLS LAST, id DESC LIMIT $1",
+        )
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| DeadJob {
+                id: r.get("id"),
+                source: r.get("source"),
+                doc_type: r.get("doc_type"),
+                stage: r.get("last_error_stage"),
+                class: r.get("last_error_class"),
+                error: r.get("last_error"),
+                attempts: r.get("attempts"),
+                retries: r.get("retries"),
+                crashes: r.get("crashes"),
+                dead_at: r.get("dead_at"),
+            })
+            .collect())
+    }
+
+    /// Put dead letters back in the queue with a fresh retry budget (all when `ids` is empty).
+    pub async fn requeue_dead(&self, ids: &[i64]) -> Result<u64, StoreError> {
+        Ok(sqlx::query(
+            "UPDATE jobs SET state = 'queued', due_at = ingest_now_ms(), retries = 0,
+               suspect = CASE WHEN crashes > 0 THEN TRUE ELSE suspect END, crashes = 0, dead_at = NULL
+             WHERE state IN ('dead', 'rejected', 'failed')
+               AND (cardinality($1::bigint[]) = 0 OR id = ANY($1))",
+        )
+        .bind(ids)
+        .execute(&self.pool)
+        .await?
+        .rows_affected())
+    }
+
+    /// Delete dead letters (their checkpoints go with them), those dead for longer than
+    /// `older_than_ms` when given. Returns the removed jobs' (id, document id) pairs.
+    pub async fn purge_dead(
+        &self,
+        older_than_ms: Option<i64>,
+    ) -> Result<Vec<(i64, Option<String>)>, StoreError> {
+        let rows = sqlx::query(
+            "DELETE FROM jobs WHERE state IN ('dead', 'rejected', 'failed')
+               AND ($1::bigint IS NULL OR COALESCE(dead_at, updated_at) < ingest_now_ms() - $1)
+             RETURNING id, document_id",
+        )
+        .bind(older_than_ms)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| (r.get("id"), r.get("document_id")))
+            .collect())
     }
 
     /// Forget the jobs (and their checkpoints) of a document or a source: the next ingest of
@@ -214,17 +339,17 @@ impl PgJobStore {
     }
 
     /// The recorded output of the job's last completed stage.
-    /// Put this process's running jobs of a run back in the queue (end of a run).
-    pub async fn release_run(&self, run_id: &str) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE jobs SET state = 'queued', lease_owner = NULL, lease_expires_at = NULL
-             WHERE run_id = $1 AND state = 'running' AND lease_owner = $2",
+    /// Put every job this process holds back in the queue with its checkpoint.
+    pub async fn release_owned(&self) -> Result<u64, StoreError> {
+        Ok(sqlx::query(
+            "UPDATE jobs SET state = 'queued', lease_owner = NULL, lease_expires_at = NULL,
+               isolated = FALSE
+             WHERE state = 'running' AND lease_owner = $1",
         )
-        .bind(run_id)
         .bind(self.owner())
         .execute(self.pool())
-        .await?;
-        Ok(())
+        .await?
+        .rows_affected())
     }
 
     pub async fn load_payload(&self, job_id: i64) -> Result<Option<(i64, Vec<u8>)>, StoreError> {
@@ -321,7 +446,8 @@ impl PgJobStore {
         sqlx::query(
             "UPDATE jobs SET stage_done = $1, state = 'done', document_id = $2, content_hash = $3,
                lease_owner = NULL, lease_expires_at = NULL, last_error = NULL,
-               last_error_stage = NULL, last_error_class = NULL WHERE id = $4",
+               last_error_stage = NULL, last_error_class = NULL, suspect = FALSE,
+               isolated = FALSE, crashes = 0 WHERE id = $4",
         )
         .bind(Stage::Store.index())
         .bind(document_id)
@@ -338,30 +464,36 @@ impl PgJobStore {
         Ok(())
     }
 
-    /// Record a failure. Rejected inputs are final for this run; transient failures that
-    /// outlived their retries are marked failed and retried by the next run of the list.
-    /// The last checkpoint is kept either way.
+    /// Record a failure: back in the queue after a delay (a retry is charged) or a dead
+    /// letter. The last checkpoint is kept either way.
     pub async fn fail(
         &self,
         claim: &Claim,
         stage: Stage,
         class: ErrorClass,
         message: &str,
+        after: AfterFailure,
     ) -> Result<(), StoreError> {
-        let state = match class {
-            ErrorClass::Rejected => "rejected",
-            ErrorClass::Transient | ErrorClass::Fatal => "failed",
+        let (state, delay_ms, retry) = match after {
+            AfterFailure::RetryAfter(d) => ("queued", d.as_millis() as i64, 1i64),
+            AfterFailure::Dead => ("dead", 0i64, 0i64),
         };
         let mut tx = self.pool.begin().await?;
         self.check_lease(&mut tx, claim).await?;
         sqlx::query(
             "UPDATE jobs SET state = $1, last_error = $2, last_error_stage = $3, last_error_class = $4,
-               lease_owner = NULL, lease_expires_at = NULL WHERE id = $5",
+               lease_owner = NULL, lease_expires_at = NULL, isolated = FALSE,
+               due_at = CASE WHEN $1 = 'queued' THEN ingest_now_ms() + $5 ELSE due_at END,
+               retries = retries + $6,
+               dead_at = CASE WHEN $1 = 'dead' THEN ingest_now_ms() ELSE NULL END
+             WHERE id = $7",
         )
         .bind(state)
         .bind(message)
         .bind(stage.as_str())
         .bind(class.as_str())
+        .bind(delay_ms)
+        .bind(retry)
         .bind(claim.id)
         .execute(&mut *tx)
         .await?;
@@ -384,7 +516,8 @@ impl PgJobStore {
     /// Give a claimed job back (shutdown before it finished); its checkpoint stays.
     pub async fn release(&self, claim: &Claim) -> Result<(), StoreError> {
         sqlx::query(
-            "UPDATE jobs SET state = 'queued', lease_owner = NULL, lease_expires_at = NULL
+            "UPDATE jobs SET state = 'queued', lease_owner = NULL, lease_expires_at = NULL,
+               isolated = FALSE
              WHERE id = $1 AND lease_epoch = $2 AND state = 'running'",
         )
         .bind(claim.id)

@@ -20,7 +20,10 @@ use crate::pipeline::record::{
 };
 
 /// Ordered schema migrations; each runs once, in a transaction, recorded in `schema_migrations`.
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("migrations/postgres/0001_init.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("migrations/postgres/0001_init.sql")),
+    (2, include_str!("migrations/postgres/0002_reliability.sql")),
+];
 /// Advisory lock key ("ingest") that serialises migrations across processes, per database.
 const MIGRATION_LOCK: i64 = 0x696e_6765_7374;
 const POOL_SIZE: u32 = 8;

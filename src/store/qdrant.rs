@@ -567,7 +567,7 @@ impl super::VectorStore for QdrantVectors {
     async fn prepare(&self, model_id: &str, dimension: usize) -> Result<(), super::StoreError> {
         QdrantVectors::prepare(self, model_id, dimension)
             .await
-            .map_err(super::StoreError::Vector)
+            .map_err(super::StoreError::vector)
     }
 
     async fn upsert_document(
@@ -589,7 +589,7 @@ impl super::VectorStore for QdrantVectors {
             .collect();
         self.upsert(&doc.model_id, points)
             .await
-            .map_err(super::StoreError::Vector)
+            .map_err(super::StoreError::vector)
     }
 
     async fn document_chunk_ids(
@@ -599,7 +599,7 @@ impl super::VectorStore for QdrantVectors {
     ) -> Result<Vec<String>, super::StoreError> {
         let mut ids = QdrantVectors::document_chunk_ids(self, model_id, document_id)
             .await
-            .map_err(super::StoreError::Vector)?;
+            .map_err(super::StoreError::vector)?;
         ids.sort();
         Ok(ids)
     }
@@ -607,7 +607,7 @@ impl super::VectorStore for QdrantVectors {
     async fn document_ids(&self, model_id: &str) -> Result<Vec<String>, super::StoreError> {
         let mut ids = QdrantVectors::document_ids(self, model_id)
             .await
-            .map_err(super::StoreError::Vector)?;
+            .map_err(super::StoreError::vector)?;
         ids.sort();
         Ok(ids)
     }
@@ -619,7 +619,7 @@ impl super::VectorStore for QdrantVectors {
     ) -> Result<(), super::StoreError> {
         QdrantVectors::delete_document(self, model_id, document_id)
             .await
-            .map_err(super::StoreError::Vector)
+            .map_err(super::StoreError::vector)
     }
 
     async fn delete_chunks(
@@ -630,19 +630,19 @@ impl super::VectorStore for QdrantVectors {
         let ids: Vec<Uuid> = chunk_ids.iter().map(|c| super::point_id(c)).collect();
         self.delete_points(model_id, &ids)
             .await
-            .map_err(super::StoreError::Vector)
+            .map_err(super::StoreError::vector)
     }
 
     async fn count(&self, model_id: &str) -> Result<u64, super::StoreError> {
         QdrantVectors::count(self, model_id)
             .await
-            .map_err(super::StoreError::Vector)
+            .map_err(super::StoreError::vector)
     }
 
     async fn models(&self) -> Result<Vec<String>, super::StoreError> {
         QdrantVectors::models(self)
             .await
-            .map_err(super::StoreError::Vector)
+            .map_err(super::StoreError::vector)
     }
 
     async fn search(
@@ -653,7 +653,7 @@ impl super::VectorStore for QdrantVectors {
     ) -> Result<Vec<super::Hit>, super::StoreError> {
         Ok(QdrantVectors::search(self, model_id, vector, limit)
             .await
-            .map_err(super::StoreError::Vector)?
+            .map_err(super::StoreError::vector)?
             .into_iter()
             .map(|(chunk_id, document_id, score, payload)| super::Hit {
                 chunk_id,

@@ -25,6 +25,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("migrations/sqlite/0001_init.sql")),
     (2, include_str!("migrations/sqlite/0002_citations.sql")),
     (3, include_str!("migrations/sqlite/0003_text_documents.sql")),
+    (4, include_str!("migrations/sqlite/0004_reliability.sql")),
 ];
 
 #[derive(Clone)]

@@ -12,7 +12,7 @@ use crate::common::*;
 
 const MODEL: &str = "use-multilingual-v3-int8";
 
-fn two_acts(dir: &Path) -> std::path::PathBuf {
+pub fn two_acts(dir: &Path) -> std::path::PathBuf {
     list(
         dir,
         "l.txt",
@@ -24,9 +24,9 @@ fn two_acts(dir: &Path) -> std::path::PathBuf {
 }
 
 /// chunk id -> (text, embed_text, payload, vector)
-type Snapshot = BTreeMap<String, (String, String, serde_json::Value, Vec<f32>)>;
+pub type Snapshot = BTreeMap<String, (String, String, serde_json::Value, Vec<f32>)>;
 
-fn snapshot(data: &Path) -> Snapshot {
+pub fn snapshot(data: &Path) -> Snapshot {
     let rows = query_rows(data, "SELECT id, text, embed_text FROM chunks ORDER BY id");
     let ids: Vec<String> = rows.iter().map(|r| r[0].clone()).collect();
     let edge = Arc::new(EdgeVectors::new(&data.join("vectors")));
@@ -49,7 +49,7 @@ fn snapshot(data: &Path) -> Snapshot {
         .collect()
 }
 
-fn assert_same(a: &Snapshot, b: &Snapshot) {
+pub fn assert_same(a: &Snapshot, b: &Snapshot) {
     assert_eq!(a.len(), b.len());
     for ((ka, va), (kb, vb)) in a.iter().zip(b) {
         assert_eq!(ka, kb);
@@ -70,14 +70,21 @@ fn a_failing_store_resumes_without_parsing_or_embedding_again() {
     assert_eq!(ingest(&clean, &l, &[], &[]).code, 0);
 
     let data = tmp.path().join("data");
-    let failed = ingest(&data, &l, &[("INGEST_FAULT", "store")], &[]);
+    // No retries: the failure goes straight to the dead letters.
+    let p = crate::reliability::fast_retry_pipeline(tmp.path(), 0, 2);
+    let failed = ingest(
+        &data,
+        &l,
+        &[("INGEST_FAULT", "store")],
+        &["--pipeline", p.to_str().unwrap()],
+    );
     assert_eq!(failed.code, 2, "{}", failed.stderr);
     assert_eq!(failed.summary()["documents_failed"], 2);
     assert!(failed.stderr.contains("store stage"), "{}", failed.stderr);
     let st = status(&data);
     assert_eq!(st["chunks"], 0, "nothing stored yet");
     for j in st["jobs"].as_array().unwrap() {
-        assert_eq!(j["state"], "failed");
+        assert_eq!(j["state"], "dead");
         assert_eq!(
             j["stage"], "enrich",
             "checkpoint stays at the last completed stage"
@@ -239,7 +246,13 @@ fn a_checkpoint_made_with_another_model_is_not_reused() {
     let data = tmp.path().join("data");
     let l = two_acts(tmp.path());
     // Stops after enrich: the embed checkpoint holds the default model's vectors.
-    let failed = ingest(&data, &l, &[("INGEST_FAULT", "store")], &[]);
+    let p = crate::reliability::fast_retry_pipeline(tmp.path(), 0, 2);
+    let failed = ingest(
+        &data,
+        &l,
+        &[("INGEST_FAULT", "store")],
+        &["--pipeline", p.to_str().unwrap()],
+    );
     assert_eq!(failed.code, 2, "{}", failed.stderr);
     let minilm = "all-minilm-l6-v2-int8";
     let resumed = ingest(&data, &l, &[], &["--model", minilm]);
@@ -322,7 +335,7 @@ fn a_second_process_on_the_same_data_dir_is_refused_clearly() {
 }
 
 /// Start `ingest` on `list` in the background and return once it has finished a document.
-fn spawn_until_one_done(data: &Path, list: &Path) -> std::process::Child {
+pub fn spawn_until_one_done(data: &Path, list: &Path) -> std::process::Child {
     let child = std::process::Command::new(BIN)
         .args([
             "--type",

@@ -8,5 +8,6 @@ mod faults;
 mod memory;
 mod norms;
 mod parity;
+mod reliability;
 mod servers;
 mod texts;

@@ -339,8 +339,16 @@ fn suite_on_the_embedded_default() {
     suite(Backend::Embedded, "");
 }
 
+/// The server tests share one PostgreSQL, one Qdrant and one graph (and wipe them): one at a
+/// time.
+fn servers_lock() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 #[test]
 fn suite_on_postgres_qdrant_and_a_bolt_graph() {
+    let _one_at_a_time = servers_lock();
     let graph = graph_url();
     // A test database: earlier runs' documents would be drift for this data dir.
     cypher(
@@ -351,4 +359,209 @@ fn suite_on_postgres_qdrant_and_a_bolt_graph() {
     let pg = postgres_url("it_servers");
     let vectors = vector_url();
     suite(Backend::Servers { pg, graph }, &vectors);
+}
+
+fn server_flags(pg: &str, vectors: &str, graph: &str) -> Vec<String> {
+    [
+        "--relational-url",
+        pg,
+        "--vector-url",
+        vectors,
+        "--graph-url",
+        graph,
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
+}
+
+fn spawn(args: &[String], data: &Path, env: &[(&str, &str)]) -> std::process::Child {
+    let mut cmd = Command::new(BIN);
+    cmd.args(args)
+        .arg("--data-dir")
+        .arg(data)
+        .env_remove("INGEST_FAULT")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.spawn().unwrap()
+}
+
+#[test]
+fn two_workers_share_a_postgres_queue_and_a_killed_one_costs_nothing() {
+    let _one_at_a_time = servers_lock();
+    let graph = graph_url();
+    cypher(&graph, "MATCH (n) DETACH DELETE n RETURN count(*) AS n", "n");
+    let pg = postgres_url("it_workers");
+    let vectors = vector_url();
+    let flags = server_flags(&pg, &vectors, &graph);
+    let tmp = tempfile::tempdir().unwrap();
+    let l = distinct_acts(tmp.path(), 12);
+    let mut enqueue: Vec<String> = vec!["enqueue".into(), "--type".into(), "norm".into()];
+    enqueue.push(l.display().to_string());
+    let mut args = enqueue.clone();
+    args.extend(flags.iter().cloned());
+    args.extend(["--data-dir".into(), tmp.path().join("a").display().to_string()]);
+    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+    let r = run_args(&argv);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.contains("enqueued 12 new"), "{}", r.stdout);
+
+    let mut worker: Vec<String> = ["worker", "--until-empty", "--no-progress", "--json", "--lease-secs", "4"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    worker.extend(flags.iter().cloned());
+    // Worker A is killed (SIGKILL) in its first store stage: vectors written, graph and rows
+    // not. Worker B takes A's jobs back and finishes the list.
+    let a = spawn(&worker, &tmp.path().join("a"), &[("INGEST_FAULT", "crash-in-store")]);
+    let b = spawn(&worker, &tmp.path().join("b"), &[]);
+    let a = a.wait_with_output().unwrap();
+    assert_eq!(a.status.code(), None, "A dies by a signal: {}", String::from_utf8_lossy(&a.stderr));
+    let b = b.wait_with_output().unwrap();
+    let b_err = String::from_utf8_lossy(&b.stderr);
+    assert_eq!(b.status.code(), Some(0), "{b_err}");
+
+    assert_eq!(
+        sql(&pg, "SELECT state || ' ' || COUNT(*) FROM jobs GROUP BY state"),
+        ["done 12"]
+    );
+    // Done exactly once each: one successful store per document, one row, its chunks once.
+    assert_eq!(
+        sql(&pg, "SELECT runs::text FROM stage_counters WHERE stage = 'store'"),
+        ["12"]
+    );
+    assert_eq!(sql(&pg, "SELECT COUNT(*)::text FROM documents"), ["12"]);
+    assert_eq!(
+        sql(&pg, "SELECT (COUNT(*) = COUNT(DISTINCT id))::text FROM chunks"),
+        ["true"]
+    );
+    assert!(
+        sql(&pg, "SELECT COUNT(*)::text FROM jobs WHERE attempts > 1")[0] != "0",
+        "A's jobs were taken over"
+    );
+    let mut verify: Vec<String> = vec!["verify".into()];
+    verify.extend(flags.iter().cloned());
+    verify.extend(["--data-dir".into(), tmp.path().join("b").display().to_string()]);
+    let argv: Vec<&str> = verify.iter().map(String::as_str).collect();
+    let v = run_args(&argv);
+    assert_eq!(v.code, 0, "{}{}", v.stdout, v.stderr);
+    assert!(v.stdout.contains("verified 12 documents: stores agree"), "{}", v.stdout);
+}
+
+/// A TCP forwarder the test can take down: while down it refuses new connections (closes them
+/// at once) and cuts the open ones, as a stopped server would.
+struct Outage {
+    port: u16,
+    down: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    conns: std::sync::Arc<std::sync::Mutex<Vec<std::net::TcpStream>>>,
+}
+
+impl Outage {
+    fn forward(target: std::net::SocketAddr) -> Outage {
+        use std::sync::atomic::Ordering;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let down = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let conns = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (d, c) = (down.clone(), conns.clone());
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                let Ok(client) = client else { continue };
+                if d.load(Ordering::SeqCst) {
+                    drop(client);
+                    continue;
+                }
+                let Ok(server) = std::net::TcpStream::connect(target) else {
+                    continue;
+                };
+                {
+                    let mut all = c.lock().unwrap();
+                    all.push(client.try_clone().unwrap());
+                    all.push(server.try_clone().unwrap());
+                }
+                for (mut from, mut to) in [
+                    (client.try_clone().unwrap(), server.try_clone().unwrap()),
+                    (server, client),
+                ] {
+                    std::thread::spawn(move || {
+                        let _ = std::io::copy(&mut from, &mut to);
+                        let _ = to.shutdown(std::net::Shutdown::Both);
+                    });
+                }
+            }
+        });
+        Outage { port, down, conns }
+    }
+
+    fn go_down(&self) {
+        self.down.store(true, std::sync::atomic::Ordering::SeqCst);
+        for c in self.conns.lock().unwrap().drain(..) {
+            let _ = c.shutdown(std::net::Shutdown::Both);
+        }
+    }
+
+    fn come_up(&self) {
+        self.down.store(false, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn a_graph_server_gone_for_seconds_mid_run_costs_retries_not_documents() {
+    let _one_at_a_time = servers_lock();
+    let direct = graph_url();
+    cypher(&direct, "MATCH (n) DETACH DELETE n RETURN count(*) AS n", "n");
+    let port: u16 = std::env::var("INGEST_BOLT_PORT")
+        .ok()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(17687);
+    let outage = Outage::forward(([127, 0, 0, 1], port).into());
+    let via_proxy = direct.replace(&format!(":{port}/"), &format!(":{}/", outage.port));
+    let pg = postgres_url("it_outage");
+    let vectors = vector_url();
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let l = distinct_acts(tmp.path(), 8);
+    let pipeline = crate::reliability::fast_retry_pipeline(tmp.path(), 12, 2);
+    let mut args: Vec<String> = vec![
+        "--type".into(),
+        "norm".into(),
+        l.display().to_string(),
+        "--pipeline".into(),
+        pipeline.display().to_string(),
+        "--no-progress".into(),
+        "--json".into(),
+        "--concurrency".into(),
+        "1".into(),
+    ];
+    args.extend(server_flags(&pg, &vectors, &via_proxy));
+    let child = spawn(&args, &data, &[]);
+    let started = std::time::Instant::now();
+    while sql(&pg, "SELECT COUNT(*)::text FROM jobs WHERE state = 'done'")
+        .first()
+        .map(|n| n == "0")
+        .unwrap_or(true)
+    {
+        assert!(started.elapsed().as_secs() < 120, "no document finished");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    outage.go_down();
+    std::thread::sleep(std::time::Duration::from_secs(5));
+    outage.come_up();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.lines().any(|l| l.starts_with("retry 1/12 in ") && l.contains("unreachable")),
+        "the outage was retried: {stderr}"
+    );
+    assert_eq!(sql(&pg, "SELECT state || ' ' || COUNT(*) FROM jobs GROUP BY state"), ["done 8"]);
+    let mut verify: Vec<String> = vec!["verify".into(), "--data-dir".into(), data.display().to_string()];
+    verify.extend(server_flags(&pg, &vectors, &direct));
+    let argv: Vec<&str> = verify.iter().map(String::as_str).collect();
+    let v = run_args(&argv);
+    assert_eq!(v.code, 0, "{}{}", v.stdout, v.stderr);
+    assert!(v.stdout.contains("verified 8 documents: stores agree"), "{}", v.stdout);
 }
