@@ -970,7 +970,10 @@ async fn worker(g: &GlobalArgs, a: &WorkerArgs) -> anyhow::Result<u8> {
     types.dedup();
     let mut configs = Vec::new();
     for t in &types {
-        let file = files.iter().find(|(ft, _)| ft == t).map(|(_, f)| f.as_path());
+        let file = files
+            .iter()
+            .find(|(ft, _)| ft == t)
+            .map(|(_, f)| f.as_path());
         configs.push((*t, load_pipeline(*t, file, a.model.as_deref())?));
     }
     let model = configs[0].1.embed.model.clone();

@@ -391,7 +391,9 @@ impl PipelineConfig {
             return Err("retry.factor must be between 1 and 10".into());
         }
         if !(rt.max_delay_secs >= rt.base_secs && rt.max_delay_secs <= 7.0 * 86_400.0) {
-            return Err("retry.max_delay_secs must be at least retry.base_secs and at most a week".into());
+            return Err(
+                "retry.max_delay_secs must be at least retry.base_secs and at most a week".into(),
+            );
         }
         if !(0.0..1.0).contains(&rt.jitter) {
             return Err("retry.jitter must be in [0, 1)".into());

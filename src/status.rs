@@ -323,7 +323,10 @@ pub async fn print(g: &GlobalArgs, json: bool) -> anyhow::Result<u8> {
             println!("  {} ({} jobs)", h.owner, h.jobs);
         }
     }
-    println!("dead jobs: {} (ingest dlq list | requeue | purge)", s.dead_jobs);
+    println!(
+        "dead jobs: {} (ingest dlq list | requeue | purge)",
+        s.dead_jobs
+    );
     for d in &s.dead {
         println!(
             "  #{} {}: {} stage ({}): {}",

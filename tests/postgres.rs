@@ -753,8 +753,14 @@ async fn leases_epochs_and_checkpoints() {
     for err in [
         a.checkpoint(&ca, Stage::Chunk, b"late", None, None).await,
         a.finish(&ca, "doc-1", "hash").await,
-        a.fail(&ca, Stage::Chunk, ErrorClass::Transient, "late", AfterFailure::Dead)
-            .await,
+        a.fail(
+            &ca,
+            Stage::Chunk,
+            ErrorClass::Transient,
+            "late",
+            AfterFailure::Dead,
+        )
+        .await,
         a.reset(&ca).await,
     ] {
         assert!(matches!(err, Err(StoreError::LeaseLost { .. })), "{err:?}");
@@ -873,9 +879,15 @@ macro_rules! job_scenario {
         s.checkpoint(&c1, Stage::Parse, b"p", Some("d1"), None)
             .await
             .unwrap();
-        s.fail(&c1, Stage::Chunk, ErrorClass::Rejected, "bad input", AfterFailure::Dead)
-            .await
-            .unwrap();
+        s.fail(
+            &c1,
+            Stage::Chunk,
+            ErrorClass::Rejected,
+            "bad input",
+            AfterFailure::Dead,
+        )
+        .await
+        .unwrap();
         s.fail(
             &c2,
             Stage::Parse,
@@ -883,8 +895,8 @@ macro_rules! job_scenario {
             "timeout",
             AfterFailure::RetryAfter(Duration::from_secs(3600)),
         )
-            .await
-            .unwrap();
+        .await
+        .unwrap();
         s.release(&c3).await.unwrap();
         log.push(format!("{:?}", s.run_states("r1").await.unwrap()));
         log.push(format!("{:?}", s.load_payload(c1.id).await.unwrap()));
@@ -903,8 +915,14 @@ macro_rules! job_scenario {
                 .collect::<Vec<_>>()
         ));
         log.push(format!("heartbeat {}", s.heartbeat().await.unwrap()));
-        log.push(format!("requeue {}", s.requeue_dead(&[c1.id]).await.unwrap()));
-        log.push(format!("dead after requeue {}", s.dead(10).await.unwrap().len()));
+        log.push(format!(
+            "requeue {}",
+            s.requeue_dead(&[c1.id]).await.unwrap()
+        ));
+        log.push(format!(
+            "dead after requeue {}",
+            s.dead(10).await.unwrap().len()
+        ));
         // A second run of the list: done stays done, failures are queued again.
         log.push(format!(
             "{:?}",

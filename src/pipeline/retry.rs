@@ -131,7 +131,11 @@ mod tests {
         )
         .await;
         assert!(r.is_err());
-        assert_eq!(calls.load(Ordering::SeqCst), 4, "one attempt and three retries");
+        assert_eq!(
+            calls.load(Ordering::SeqCst),
+            4,
+            "one attempt and three retries"
+        );
         let waited = start.elapsed().as_secs_f64();
         // 60 + 120 + 240 = 420 s nominal, each +-25%.
         assert!((315.0..=525.0).contains(&waited), "waited {waited}s");
@@ -164,10 +168,8 @@ mod tests {
     async fn errors_that_are_not_retryable_return_at_once() {
         let p = policy();
         let start = tokio::time::Instant::now();
-        let r: Result<(), &str> = with_retries(&p, |e| *e != "bad input", |_| async {
-            Err("bad input")
-        })
-        .await;
+        let r: Result<(), &str> =
+            with_retries(&p, |e| *e != "bad input", |_| async { Err("bad input") }).await;
         assert_eq!(r, Err("bad input"));
         assert_eq!(start.elapsed(), Duration::ZERO);
     }

@@ -410,7 +410,11 @@ pub async fn run(
     ));
     let parse_rx = Arc::new(tokio::sync::Mutex::new(parse_rx));
     for _ in 0..ctx.cfg.concurrency.max(1) {
-        tasks.spawn(parse_worker(ctx.clone(), parse_rx.clone(), chunk_tx.clone()));
+        tasks.spawn(parse_worker(
+            ctx.clone(),
+            parse_rx.clone(),
+            chunk_tx.clone(),
+        ));
     }
     drop(chunk_tx);
     tasks.spawn(chunk_stage(ctx.clone(), chunk_rx, embed_tx));
@@ -609,7 +613,10 @@ async fn feed(ctx: Arc<Ctx>, lines: Lines) {
                 break;
             }
             if let Err(e) = ctx.svc.jobs.mark_isolated(&claim).await {
-                ctx.set_fatal(format!("{}: cannot mark the job isolated: {e}", claim.source));
+                ctx.set_fatal(format!(
+                    "{}: cannot mark the job isolated: {e}",
+                    claim.source
+                ));
                 break;
             }
             tracing::info!(source = %claim.source, "running alone: its last holder died");
@@ -717,7 +724,10 @@ async fn parse_worker(
 /// type's soft time limit.
 async fn fetch_and_parse(ctx: &Ctx, claim: &Claim) -> Result<(Document, Vec<u8>), StageFailure> {
     let types = ctx.svc.of(claim.doc_type).ok_or_else(|| {
-        StageFailure::new(ErrorClass::Fatal, format!("no pipeline for {}", claim.doc_type))
+        StageFailure::new(
+            ErrorClass::Fatal,
+            format!("no pipeline for {}", claim.doc_type),
+        )
     })?;
     let limit = types.soft_limit;
     match tokio::time::timeout(limit, fetch_and_parse_inner(ctx, claim, &types)).await {
@@ -796,8 +806,12 @@ async fn chunk_stage(
         let result = match tokio::time::timeout(types.soft_limit, work).await {
             Ok(r) => r,
             Err(_) => {
-                ctx.fail(&claim, Stage::Chunk, time_limit(Stage::Chunk, types.soft_limit))
-                    .await;
+                ctx.fail(
+                    &claim,
+                    Stage::Chunk,
+                    time_limit(Stage::Chunk, types.soft_limit),
+                )
+                .await;
                 continue;
             }
         };

@@ -13,11 +13,12 @@ use crate::faults::{assert_same, snapshot, two_acts};
 
 /// The bundled norm pipeline with a fast retry policy (tests cannot wait minutes).
 pub fn fast_retry_pipeline(dir: &Path, max_retries: u32, max_crashes: u32) -> PathBuf {
-    let bundled = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines/norm.toml"),
-    )
-    .unwrap();
-    let (head, _) = bundled.split_once("[retry]").expect("bundled pipeline has [retry]");
+    let bundled =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines/norm.toml"))
+            .unwrap();
+    let (head, _) = bundled
+        .split_once("[retry]")
+        .expect("bundled pipeline has [retry]");
     let (_, tail) = bundled.split_once("[limits]").unwrap();
     let text = format!(
         "{head}[retry]\nbase_secs = 0.2\nfactor = 2\nmax_retries = {max_retries}\nmax_delay_secs = 1\njitter = 0.25\nmax_crashes = {max_crashes}\n\n[limits]{tail}"
@@ -116,7 +117,10 @@ fn a_poison_document_runs_alone_and_only_it_is_charged() {
         .collect();
     let poison = sources[1].clone();
     let pipeline = fast_retry_pipeline(tmp.path(), 3, 1);
-    let fault = format!("crash-on:{}", Path::new(&poison).file_name().unwrap().to_str().unwrap());
+    let fault = format!(
+        "crash-on:{}",
+        Path::new(&poison).file_name().unwrap().to_str().unwrap()
+    );
     let mut runs = Vec::new();
     let mut last = None;
     for _ in 0..5 {
@@ -141,15 +145,21 @@ fn a_poison_document_runs_alone_and_only_it_is_charged() {
         .find(|l| l.starts_with("rejected: ") && l.contains(&poison))
         .unwrap_or_else(|| panic!("no line for the poison:\n{}", last.stderr));
     assert!(line.contains("poison"), "{line}");
-    let done: Vec<String> = query_rows(&data, "SELECT source FROM jobs WHERE state = 'done' ORDER BY source")
-        .into_iter()
-        .map(|r| r[0].clone())
-        .collect();
+    let done: Vec<String> = query_rows(
+        &data,
+        "SELECT source FROM jobs WHERE state = 'done' ORDER BY source",
+    )
+    .into_iter()
+    .map(|r| r[0].clone())
+    .collect();
     let mut innocent: Vec<String> = sources.iter().filter(|s| **s != poison).cloned().collect();
     innocent.sort();
     assert_eq!(done, innocent, "every innocent document is done");
     assert_eq!(
-        query_rows(&data, "SELECT source, state FROM jobs WHERE crashes > 0 OR state = 'dead'"),
+        query_rows(
+            &data,
+            "SELECT source, state FROM jobs WHERE crashes > 0 OR state = 'dead'"
+        ),
         vec![vec![poison.clone(), "dead".to_string()]],
         "only the poison was charged"
     );
@@ -190,7 +200,10 @@ fn transient_failures_back_off_into_the_dead_letter_queue_and_requeue_resumes() 
         .filter(|l| l.starts_with("dead after 2 retries: ") && l.contains("store stage"))
         .collect();
     assert_eq!(dead_lines.len(), 2, "{}", r.stderr);
-    assert!(started.elapsed() >= Duration::from_millis(900), "the backoff was waited out");
+    assert!(
+        started.elapsed() >= Duration::from_millis(900),
+        "the backoff was waited out"
+    );
     assert_eq!(r.summary()["documents_failed"], 2);
     let st = status(&data);
     assert_eq!(st["dead_jobs"], 2);
@@ -204,7 +217,11 @@ fn transient_failures_back_off_into_the_dead_letter_queue_and_requeue_resumes() 
     let listed = with_data(&data, &["dlq", "list"]);
     assert_eq!(listed.code, 0);
     assert_eq!(listed.stdout.lines().count(), 2, "{}", listed.stdout);
-    assert!(listed.stdout.contains("INGEST_FAULT=store"), "{}", listed.stdout);
+    assert!(
+        listed.stdout.contains("INGEST_FAULT=store"),
+        "{}",
+        listed.stdout
+    );
     let ids: Vec<String> = query_rows(&data, "SELECT id FROM jobs ORDER BY id")
         .into_iter()
         .map(|r| r[0].clone())
@@ -217,7 +234,10 @@ fn transient_failures_back_off_into_the_dead_letter_queue_and_requeue_resumes() 
     assert_eq!(status(&data)["dead_jobs"], 0);
 
     // A worker drains the requeued jobs from their checkpoints: nothing parsed or embedded again.
-    let w = with_data(&data, &["worker", "--until-empty", "--no-progress", "--json"]);
+    let w = with_data(
+        &data,
+        &["worker", "--until-empty", "--no-progress", "--json"],
+    );
     assert_eq!(w.code, 0, "{}", w.stderr);
     assert_eq!(w.summary()["documents_ok"], 2, "{}", w.stdout);
     let st = status(&data);
@@ -225,7 +245,10 @@ fn transient_failures_back_off_into_the_dead_letter_queue_and_requeue_resumes() 
     assert_eq!(stage_runs(&st, "embed"), 2);
     assert_eq!(st["documents"], 2);
     assert_eq!(
-        scalar(&data, "SELECT COUNT(*) FROM jobs WHERE state = 'done' AND retries = 0"),
+        scalar(
+            &data,
+            "SELECT COUNT(*) FROM jobs WHERE state = 'done' AND retries = 0"
+        ),
         2,
         "a requeue gives a fresh retry budget"
     );
@@ -256,14 +279,20 @@ fn enqueue_is_idempotent_and_workers_take_jobs_by_priority() {
         &[fixture_line("doctrine/tesi_piras_01-prova-scientifica.md")],
     );
     let enq = |t: &str, l: &Path| {
-        let r = with_data(&data, &["enqueue", "--type", t, l.to_str().unwrap(), "--json"]);
+        let r = with_data(
+            &data,
+            &["enqueue", "--type", t, l.to_str().unwrap(), "--json"],
+        );
         assert_eq!(r.code, 0, "{}", r.stderr);
         serde_json::from_str::<Value>(r.stdout.trim()).unwrap()
     };
     // Doctrine first in time, norms first by priority.
     assert_eq!(enq("doctrine", &doctrine)["added"], 1);
     let first = enq("norm", &norms);
-    assert_eq!((first["added"].as_i64(), first["priority"].as_i64()), (Some(2), Some(10)));
+    assert_eq!(
+        (first["added"].as_i64(), first["priority"].as_i64()),
+        (Some(2), Some(10))
+    );
     let again = enq("norm", &norms);
     assert_eq!(again["added"], 0);
     assert_eq!(again["already_queued"], 2);
@@ -271,19 +300,23 @@ fn enqueue_is_idempotent_and_workers_take_jobs_by_priority() {
 
     let w = with_data(
         &data,
-        &["worker", "--until-empty", "--concurrency", "1", "--no-progress", "--json"],
+        &[
+            "worker",
+            "--until-empty",
+            "--concurrency",
+            "1",
+            "--no-progress",
+            "--json",
+        ],
     );
     assert_eq!(w.code, 0, "{}", w.stderr);
     assert_eq!(w.summary()["documents_ok"], 3, "{}", w.stdout);
     // Finish order (the line is first in, first out): norms (priority 10) before doctrine
     // (1), although doctrine was queued first.
-    let order: Vec<String> = query_rows(
-        &data,
-        "SELECT doc_type FROM jobs ORDER BY updated_at, id",
-    )
-    .into_iter()
-    .map(|r| r[0].clone())
-    .collect();
+    let order: Vec<String> = query_rows(&data, "SELECT doc_type FROM jobs ORDER BY updated_at, id")
+        .into_iter()
+        .map(|r| r[0].clone())
+        .collect();
     assert_eq!(order, ["norm", "norm", "doctrine"]);
     let done = enq("norm", &norms);
     assert_eq!(done["already_done"], 2);
@@ -301,7 +334,14 @@ fn sigterm_stops_a_worker_which_hands_its_jobs_back_and_exits_0() {
     let r = with_data(&data, &["enqueue", "--type", "norm", l.to_str().unwrap()]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let child = Command::new(BIN)
-        .args(["worker", "--no-progress", "--json", "--grace-secs", "20", "--data-dir"])
+        .args([
+            "worker",
+            "--no-progress",
+            "--json",
+            "--grace-secs",
+            "20",
+            "--data-dir",
+        ])
         .arg(&data)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -309,7 +349,10 @@ fn sigterm_stops_a_worker_which_hands_its_jobs_back_and_exits_0() {
         .unwrap();
     let started = Instant::now();
     while scalar(&data, "SELECT COUNT(*) FROM jobs WHERE state = 'done'") < 1 {
-        assert!(started.elapsed() < Duration::from_secs(120), "no document finished");
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "no document finished"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     assert!(Command::new("kill")
@@ -323,7 +366,10 @@ fn sigterm_stops_a_worker_which_hands_its_jobs_back_and_exits_0() {
     let done = scalar(&data, "SELECT COUNT(*) FROM jobs WHERE state = 'done'");
     assert!(done < 40, "the worker stopped claiming ({done} done)");
     assert_eq!(
-        scalar(&data, "SELECT COUNT(*) FROM jobs WHERE state = 'running' OR lease_owner IS NOT NULL"),
+        scalar(
+            &data,
+            "SELECT COUNT(*) FROM jobs WHERE state = 'running' OR lease_owner IS NOT NULL"
+        ),
         0,
         "every lease was released"
     );
@@ -332,7 +378,10 @@ fn sigterm_stops_a_worker_which_hands_its_jobs_back_and_exits_0() {
         done,
         "what is done is stored, nothing else"
     );
-    let w = with_data(&data, &["worker", "--until-empty", "--no-progress", "--json"]);
+    let w = with_data(
+        &data,
+        &["worker", "--until-empty", "--no-progress", "--json"],
+    );
     assert_eq!(w.code, 0, "{}", w.stderr);
     let st = status(&data);
     assert_eq!(st["documents"], 40);

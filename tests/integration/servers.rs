@@ -393,7 +393,11 @@ fn spawn(args: &[String], data: &Path, env: &[(&str, &str)]) -> std::process::Ch
 fn two_workers_share_a_postgres_queue_and_a_killed_one_costs_nothing() {
     let _one_at_a_time = servers_lock();
     let graph = graph_url();
-    cypher(&graph, "MATCH (n) DETACH DELETE n RETURN count(*) AS n", "n");
+    cypher(
+        &graph,
+        "MATCH (n) DETACH DELETE n RETURN count(*) AS n",
+        "n",
+    );
     let pg = postgres_url("it_workers");
     let vectors = vector_url();
     let flags = server_flags(&pg, &vectors, &graph);
@@ -403,39 +407,67 @@ fn two_workers_share_a_postgres_queue_and_a_killed_one_costs_nothing() {
     enqueue.push(l.display().to_string());
     let mut args = enqueue.clone();
     args.extend(flags.iter().cloned());
-    args.extend(["--data-dir".into(), tmp.path().join("a").display().to_string()]);
+    args.extend([
+        "--data-dir".into(),
+        tmp.path().join("a").display().to_string(),
+    ]);
     let argv: Vec<&str> = args.iter().map(String::as_str).collect();
     let r = run_args(&argv);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(r.stdout.contains("enqueued 12 new"), "{}", r.stdout);
 
-    let mut worker: Vec<String> = ["worker", "--until-empty", "--no-progress", "--json", "--lease-secs", "4"]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+    let mut worker: Vec<String> = [
+        "worker",
+        "--until-empty",
+        "--no-progress",
+        "--json",
+        "--lease-secs",
+        "4",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
     worker.extend(flags.iter().cloned());
     // Worker A is killed (SIGKILL) in its first store stage: vectors written, graph and rows
     // not. Worker B takes A's jobs back and finishes the list.
-    let a = spawn(&worker, &tmp.path().join("a"), &[("INGEST_FAULT", "crash-in-store")]);
+    let a = spawn(
+        &worker,
+        &tmp.path().join("a"),
+        &[("INGEST_FAULT", "crash-in-store")],
+    );
     let b = spawn(&worker, &tmp.path().join("b"), &[]);
     let a = a.wait_with_output().unwrap();
-    assert_eq!(a.status.code(), None, "A dies by a signal: {}", String::from_utf8_lossy(&a.stderr));
+    assert_eq!(
+        a.status.code(),
+        None,
+        "A dies by a signal: {}",
+        String::from_utf8_lossy(&a.stderr)
+    );
     let b = b.wait_with_output().unwrap();
     let b_err = String::from_utf8_lossy(&b.stderr);
     assert_eq!(b.status.code(), Some(0), "{b_err}");
 
     assert_eq!(
-        sql(&pg, "SELECT state || ' ' || COUNT(*) FROM jobs GROUP BY state"),
+        sql(
+            &pg,
+            "SELECT state || ' ' || COUNT(*) FROM jobs GROUP BY state"
+        ),
         ["done 12"]
     );
     // Done exactly once each: one successful store per document, one row, its chunks once.
     assert_eq!(
-        sql(&pg, "SELECT runs::text FROM stage_counters WHERE stage = 'store'"),
+        sql(
+            &pg,
+            "SELECT runs::text FROM stage_counters WHERE stage = 'store'"
+        ),
         ["12"]
     );
     assert_eq!(sql(&pg, "SELECT COUNT(*)::text FROM documents"), ["12"]);
     assert_eq!(
-        sql(&pg, "SELECT (COUNT(*) = COUNT(DISTINCT id))::text FROM chunks"),
+        sql(
+            &pg,
+            "SELECT (COUNT(*) = COUNT(DISTINCT id))::text FROM chunks"
+        ),
         ["true"]
     );
     assert!(
@@ -444,11 +476,18 @@ fn two_workers_share_a_postgres_queue_and_a_killed_one_costs_nothing() {
     );
     let mut verify: Vec<String> = vec!["verify".into()];
     verify.extend(flags.iter().cloned());
-    verify.extend(["--data-dir".into(), tmp.path().join("b").display().to_string()]);
+    verify.extend([
+        "--data-dir".into(),
+        tmp.path().join("b").display().to_string(),
+    ]);
     let argv: Vec<&str> = verify.iter().map(String::as_str).collect();
     let v = run_args(&argv);
     assert_eq!(v.code, 0, "{}{}", v.stdout, v.stderr);
-    assert!(v.stdout.contains("verified 12 documents: stores agree"), "{}", v.stdout);
+    assert!(
+        v.stdout.contains("verified 12 documents: stores agree"),
+        "{}",
+        v.stdout
+    );
 }
 
 /// A TCP forwarder the test can take down: while down it refuses new connections (closes them
@@ -512,7 +551,11 @@ impl Outage {
 fn a_graph_server_gone_for_seconds_mid_run_costs_retries_not_documents() {
     let _one_at_a_time = servers_lock();
     let direct = graph_url();
-    cypher(&direct, "MATCH (n) DETACH DELETE n RETURN count(*) AS n", "n");
+    cypher(
+        &direct,
+        "MATCH (n) DETACH DELETE n RETURN count(*) AS n",
+        "n",
+    );
     let port: u16 = std::env::var("INGEST_BOLT_PORT")
         .ok()
         .and_then(|p| p.parse().ok())
@@ -539,11 +582,25 @@ fn a_graph_server_gone_for_seconds_mid_run_costs_retries_not_documents() {
     args.extend(server_flags(&pg, &vectors, &via_proxy));
     let child = spawn(&args, &data, &[]);
     let started = std::time::Instant::now();
-    while sql(&pg, "SELECT COUNT(*)::text FROM jobs WHERE state = 'done'")
-        .first()
-        .map(|n| n == "0")
-        .unwrap_or(true)
-    {
+    // (The run creates the schema: until then there is no jobs table to ask.)
+    let done = || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let pool = sqlx::PgPool::connect(&pg).await.ok()?;
+            let n: Option<i64> =
+                sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE state = 'done'")
+                    .fetch_one(&pool)
+                    .await
+                    .ok();
+            pool.close().await;
+            n
+        })
+        .unwrap_or(0)
+    };
+    while done() == 0 {
         assert!(started.elapsed().as_secs() < 120, "no document finished");
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
@@ -554,14 +611,30 @@ fn a_graph_server_gone_for_seconds_mid_run_costs_retries_not_documents() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     assert!(
-        stderr.lines().any(|l| l.starts_with("retry 1/12 in ") && l.contains("unreachable")),
+        stderr
+            .lines()
+            .any(|l| l.starts_with("retry 1/12 in ") && l.contains("unreachable")),
         "the outage was retried: {stderr}"
     );
-    assert_eq!(sql(&pg, "SELECT state || ' ' || COUNT(*) FROM jobs GROUP BY state"), ["done 8"]);
-    let mut verify: Vec<String> = vec!["verify".into(), "--data-dir".into(), data.display().to_string()];
+    assert_eq!(
+        sql(
+            &pg,
+            "SELECT state || ' ' || COUNT(*) FROM jobs GROUP BY state"
+        ),
+        ["done 8"]
+    );
+    let mut verify: Vec<String> = vec![
+        "verify".into(),
+        "--data-dir".into(),
+        data.display().to_string(),
+    ];
     verify.extend(server_flags(&pg, &vectors, &direct));
     let argv: Vec<&str> = verify.iter().map(String::as_str).collect();
     let v = run_args(&argv);
     assert_eq!(v.code, 0, "{}{}", v.stdout, v.stderr);
-    assert!(v.stdout.contains("verified 8 documents: stores agree"), "{}", v.stdout);
+    assert!(
+        v.stdout.contains("verified 8 documents: stores agree"),
+        "{}",
+        v.stdout
+    );
 }
