@@ -30,7 +30,12 @@ fn main() -> ExitCode {
             return ExitCode::from(ingest::app::exit::FATAL);
         }
     };
-    match runtime.block_on(ingest::app::run(cli)) {
+    let result = runtime.block_on(ingest::app::run(cli));
+    // Work abandoned on the blocking pool (a document let go at its soft time limit, or cut at
+    // the end of a shutdown's grace period) must not hold the exit: everything the run
+    // acknowledged is already durable. Child parsers die with their waiting thread.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(500));
+    match result {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             eprintln!(

@@ -225,11 +225,14 @@ fn signal_name(sig: i32) -> &'static str {
 #[cfg(unix)]
 fn limit_child(cmd: &mut Command, max_memory: u64) {
     use std::os::unix::process::CommandExt;
-    // SAFETY: only async-signal-safe calls (setpgid, setrlimit) between fork and exec.
+    // SAFETY: only async-signal-safe calls (setpgid, prctl, setrlimit) between fork and exec.
     unsafe {
         cmd.pre_exec(move || {
             // Its own process group, so a kill reaches the tools it starts (pdftoppm).
             libc::setpgid(0, 0);
+            // Dies with the thread that waits for it: a worker killed (or a document let go
+            // at its soft time limit and then the process ending) leaves no parser behind.
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong);
             let mem = libc::rlimit {
                 rlim_cur: max_memory as libc::rlim_t,
                 rlim_max: max_memory as libc::rlim_t,

@@ -290,6 +290,53 @@ fn hung_crashing_or_runaway_parsers_cost_one_input() {
 }
 
 #[test]
+fn a_document_over_its_soft_time_limit_is_stopped_and_dead_after_its_retries() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    // Soft limit 2 s, hard (child killed) 60 s, one retry after 0.2 s.
+    let text = std::fs::read_to_string(short_deadline_pipeline(tmp.path()))
+        .unwrap()
+        .replace("deadline_secs = 10", "deadline_secs = 60")
+        .replace("soft_secs = 900", "soft_secs = 2")
+        .replace("base_secs = 60", "base_secs = 0.2")
+        .replace("max_retries = 3", "max_retries = 1");
+    let pipeline = tmp.path().join("soft.toml");
+    std::fs::write(&pipeline, text).unwrap();
+    let lines = vec![
+        fixture_line("jurisprudence/cass_snciv2025530636O.pdf"),
+        fixture_line("jurisprudence/cass_snciv2025530039O.txt"),
+    ];
+    let list = list(tmp.path(), "l.txt", &lines);
+    let started = std::time::Instant::now();
+    let r = ingest_type(
+        "jurisprudence",
+        &data,
+        &list,
+        &[("INGEST_FAULT", "parse-hang")],
+        &["--pipeline", pipeline.to_str().unwrap()],
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(40),
+        "stopped at the soft limit, not the hard one"
+    );
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert_eq!(r.summary()["documents_ok"], 1, "{}", r.stderr);
+    assert!(
+        r.stderr.lines().any(|l| l.starts_with("retry 1/1 in ")
+            && l.contains(lines[0].as_str())
+            && l.contains("time limit")),
+        "{}",
+        r.stderr
+    );
+    let line = r
+        .stderr
+        .lines()
+        .find(|l| l.starts_with("dead after 1 retries: ") && l.contains(lines[0].as_str()))
+        .unwrap_or_else(|| panic!("{}", r.stderr));
+    assert!(line.contains("parse stage: time limit"), "{line}");
+}
+
+#[test]
 fn doctrine_lands_in_similarity_chunks() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
