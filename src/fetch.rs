@@ -20,14 +20,27 @@ pub enum FetchError {
     Io(std::io::Error),
     #[error("input is {size} bytes, over the {limit}-byte limit")]
     TooLarge { size: u64, limit: u64 },
+    #[error("input declares {size} bytes (Content-Length), over the {limit}-byte limit")]
+    TooLargeDeclared { size: u64, limit: u64 },
+    /// A body with no length, or one other than it declared, that went on past the limit.
+    #[error("input is over the {limit}-byte limit (stopped reading after {read} bytes)")]
+    TooLargeBody { read: u64, limit: u64 },
     #[error("input is empty")]
     Empty,
     #[error("HTTP {status}")]
     HttpStatus { status: u16 },
-    #[error("request timed out")]
-    Timeout,
+    #[error("timed out: no data from the server for {read_secs} s")]
+    Timeout { read_secs: u64 },
+    #[error("timed out: the download took over {total_secs} s")]
+    TotalTimeout { total_secs: u64 },
     #[error("HTTP request failed: {0}")]
     Http(String),
+    /// A transient failure that lasted through every attempt.
+    #[error("{last} (after {attempts} attempts)")]
+    GaveUp {
+        attempts: u32,
+        last: Box<FetchError>,
+    },
 }
 
 impl Classify for FetchError {
@@ -36,6 +49,8 @@ impl Classify for FetchError {
             FetchError::InvalidSource(_)
             | FetchError::FileNotFound
             | FetchError::TooLarge { .. }
+            | FetchError::TooLargeDeclared { .. }
+            | FetchError::TooLargeBody { .. }
             | FetchError::Empty => ErrorClass::Rejected,
             FetchError::Io(e) => match e.kind() {
                 std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::IsADirectory => {
@@ -50,7 +65,10 @@ impl Classify for FetchError {
                     ErrorClass::Rejected
                 }
             }
-            FetchError::Timeout | FetchError::Http(_) => ErrorClass::Transient,
+            FetchError::Timeout { .. } | FetchError::TotalTimeout { .. } | FetchError::Http(_) => {
+                ErrorClass::Transient
+            }
+            FetchError::GaveUp { last, .. } => last.class(),
         }
     }
 }
@@ -134,6 +152,9 @@ fn normalize_path(p: &Path) -> PathBuf {
 pub struct Fetcher {
     client: reqwest::Client,
     max_bytes: u64,
+    /// Longest wait for data (each read); the whole download may take [`TOTAL_TIMEOUT_FACTOR`]
+    /// times this.
+    timeout: Duration,
     attempts: u32,
     base_backoff: Duration,
 }
@@ -149,12 +170,13 @@ impl Fetcher {
             // `timeout` bounds each read (a stalled server), not the whole body: a large act on
             // a slow link keeps going while bytes flow, up to a generous overall deadline.
             .read_timeout(timeout)
-            .timeout(timeout * 15)
+            .timeout(timeout * TOTAL_TIMEOUT_FACTOR)
             .user_agent(concat!("ingest/", env!("CARGO_PKG_VERSION")))
             .build()?;
         Ok(Self {
             client,
             max_bytes,
+            timeout,
             attempts: attempts.max(1),
             base_backoff: Duration::from_millis(500),
         })
@@ -178,6 +200,12 @@ impl Fetcher {
                             let exp = self.base_backoff * 2u32.pow(attempt - 1);
                             let jitter = rand::thread_rng().gen_range(0.75..1.25);
                             tokio::time::sleep(exp.mul_f64(jitter)).await;
+                        }
+                        Err(e) if e.class() == ErrorClass::Transient && attempt > 1 => {
+                            return Err(FetchError::GaveUp {
+                                attempts: attempt,
+                                last: Box::new(e),
+                            })
                         }
                         other => return other,
                     }
@@ -226,29 +254,26 @@ impl Fetcher {
     }
 
     async fn get(&self, url: &Url) -> Result<Vec<u8>, FetchError> {
-        let mut resp = self
-            .client
-            .get(url.clone())
-            .send()
-            .await
-            .map_err(map_reqwest)?;
+        let started = std::time::Instant::now();
+        let map = |e: reqwest::Error| self.map_reqwest(e, started);
+        let mut resp = self.client.get(url.clone()).send().await.map_err(map)?;
         let status = resp.status().as_u16();
         if !resp.status().is_success() {
             return Err(FetchError::HttpStatus { status });
         }
         if let Some(len) = resp.content_length() {
             if len > self.max_bytes {
-                return Err(FetchError::TooLarge {
+                return Err(FetchError::TooLargeDeclared {
                     size: len,
                     limit: self.max_bytes,
                 });
             }
         }
         let mut body = Vec::new();
-        while let Some(chunk) = resp.chunk().await.map_err(map_reqwest)? {
+        while let Some(chunk) = resp.chunk().await.map_err(map)? {
             if body.len() as u64 + chunk.len() as u64 > self.max_bytes {
-                return Err(FetchError::TooLarge {
-                    size: body.len() as u64 + chunk.len() as u64,
+                return Err(FetchError::TooLargeBody {
+                    read: body.len() as u64 + chunk.len() as u64,
                     limit: self.max_bytes,
                 });
             }
@@ -261,11 +286,25 @@ impl Fetcher {
     }
 }
 
-fn map_reqwest(e: reqwest::Error) -> FetchError {
-    if e.is_timeout() {
-        FetchError::Timeout
-    } else {
-        FetchError::Http(crate::pipeline::error::one_line(&e.to_string()))
+/// The whole download may take this many times the read timeout.
+const TOTAL_TIMEOUT_FACTOR: u32 = 15;
+
+impl Fetcher {
+    /// A request that began at `started` failed: which timeout fired, if one did.
+    fn map_reqwest(&self, e: reqwest::Error, started: std::time::Instant) -> FetchError {
+        if !e.is_timeout() {
+            return FetchError::Http(crate::pipeline::error::one_line(&e.to_string()));
+        }
+        let total = self.timeout * TOTAL_TIMEOUT_FACTOR;
+        if started.elapsed() >= total {
+            FetchError::TotalTimeout {
+                total_secs: total.as_secs(),
+            }
+        } else {
+            FetchError::Timeout {
+                read_secs: self.timeout.as_secs(),
+            }
+        }
     }
 }
 
@@ -304,7 +343,16 @@ mod tests {
         assert_eq!(class(410), ErrorClass::Rejected);
         assert_eq!(class(429), ErrorClass::Transient);
         assert_eq!(class(503), ErrorClass::Transient);
-        assert_eq!(FetchError::Timeout.class(), ErrorClass::Transient);
+        assert_eq!(
+            FetchError::Timeout { read_secs: 2 }.class(),
+            ErrorClass::Transient
+        );
+        let gave_up = FetchError::GaveUp {
+            attempts: 3,
+            last: Box::new(FetchError::HttpStatus { status: 503 }),
+        };
+        assert_eq!(gave_up.class(), ErrorClass::Transient);
+        assert_eq!(gave_up.to_string(), "HTTP 503 (after 3 attempts)");
         assert_eq!(FetchError::FileNotFound.class(), ErrorClass::Rejected);
     }
 
@@ -332,5 +380,103 @@ mod tests {
             f.fetch(&Source::File(empty)).await,
             Err(FetchError::Empty)
         ));
+    }
+
+    /// A loopback server answering every connection with `respond(path, stream)`.
+    fn serve(respond: fn(&str, &mut std::net::TcpStream)) -> String {
+        use std::io::Read;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        std::thread::spawn(move || {
+            for s in listener.incoming() {
+                let Ok(mut s) = s else { break };
+                std::thread::spawn(move || {
+                    let mut req = Vec::new();
+                    let mut buf = [0u8; 1024];
+                    while !req.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match s.read(&mut buf) {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => req.extend_from_slice(&buf[..n]),
+                        }
+                    }
+                    let req = String::from_utf8_lossy(&req).to_string();
+                    let path = req.split_whitespace().nth(1).unwrap_or("/").to_string();
+                    respond(&path, &mut s);
+                });
+            }
+        });
+        format!("http://{addr}")
+    }
+
+    fn respond(path: &str, s: &mut std::net::TcpStream) {
+        use std::io::Write;
+        match path {
+            "/stall" => {
+                let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\nabc");
+                std::thread::sleep(Duration::from_secs(10));
+            }
+            "/endless" => {
+                let _ = s.write_all(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n");
+                for _ in 0..1000 {
+                    if s.write_all(&[b'x'; 4096]).is_err() {
+                        break;
+                    }
+                }
+            }
+            "/declared" => {
+                let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 99999\r\n\r\nabc");
+            }
+            _ => {
+                let _ = s.write_all(
+                    b"HTTP/1.1 503 Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                );
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn hostile_http_bodies_are_cut_short_with_their_reason() {
+        let base = serve(respond);
+        let f = Fetcher::try_new(10_000, Duration::from_secs(1), 2)
+            .unwrap()
+            .with_base_backoff(Duration::from_millis(10));
+        let get = |p: &str| Source::Http(Url::parse(&format!("{base}{p}")).unwrap());
+
+        let started = std::time::Instant::now();
+        let stalled = f.fetch(&get("/stall")).await.unwrap_err();
+        assert!(
+            started.elapsed() < Duration::from_secs(8),
+            "read timeout, twice"
+        );
+        assert_eq!(
+            stalled.to_string(),
+            "timed out: no data from the server for 1 s (after 2 attempts)"
+        );
+        assert_eq!(stalled.class(), ErrorClass::Transient);
+
+        let endless = f.fetch(&get("/endless")).await.unwrap_err();
+        assert!(
+            matches!(endless, FetchError::TooLargeBody { read, limit: 10_000 } if read > 10_000),
+            "{endless:?}"
+        );
+        assert!(endless
+            .to_string()
+            .starts_with("input is over the 10000-byte limit (stopped reading after "));
+        assert_eq!(endless.class(), ErrorClass::Rejected);
+
+        let declared = f.fetch(&get("/declared")).await.unwrap_err();
+        assert_eq!(
+            declared.to_string(),
+            "input declares 99999 bytes (Content-Length), over the 10000-byte limit"
+        );
+
+        let unavailable = f.fetch(&get("/down")).await.unwrap_err();
+        assert_eq!(unavailable.to_string(), "HTTP 503 (after 2 attempts)");
+        // One attempt: the error as it is.
+        let once = Fetcher::try_new(10_000, Duration::from_secs(1), 1).unwrap();
+        assert_eq!(
+            once.fetch(&get("/down")).await.unwrap_err().to_string(),
+            "HTTP 503"
+        );
     }
 }

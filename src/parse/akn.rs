@@ -13,7 +13,11 @@
 //!   extraction pass). No DOM is built; memory is proportional to the output.
 //! * Elements are matched by local name only, so any namespace or prefix works.
 //! * Entities are never expanded beyond the five XML built-ins and character
-//!   references: an undefined / DTD-defined entity is an [`AknError::Xml`].
+//!   references: an undefined entity is an [`AknError::Xml`]; a reference to an entity the
+//!   document's DTD declares (entity expansion, "billion laughs"; an external entity, XXE) is
+//!   an [`AknError::Entity`] naming it. Nothing a DTD names is ever read.
+//! * Binary data (a NUL byte, or a first element whose name is not an XML name) is
+//!   [`AknError::NotAkn`] saying so, never echoing the bytes.
 //! * Never panics on arbitrary input.
 //!
 //! Units:
@@ -57,6 +61,8 @@ pub enum AknError {
     Xml { position: u64, message: String },
     #[error("not an Akoma Ntoso document: {0}")]
     NotAkn(String),
+    #[error("refused at byte {position}: {message}")]
+    Entity { position: u64, message: String },
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -476,6 +482,100 @@ fn xml_err(position: u64, message: impl Into<String>) -> AknError {
 }
 
 fn drive<H: Handler>(xml: &[u8], h: &mut H) -> Result<(), AknError> {
+    // XML 1.0 has no NUL character: a NUL means binary data (quick-xml would skip it as text
+    // before the root and then report garbage as an element name).
+    if let Some(at) = xml.iter().position(|b| *b == 0) {
+        return Err(AknError::NotAkn(format!(
+            "binary data, not XML (NUL byte at offset {at})"
+        )));
+    }
+    let mut entities = Vec::new();
+    drive_events(xml, h, &mut entities).map_err(|e| entity_refused(e, &entities))
+}
+
+/// An `<!ENTITY>` the document's DTD declares: its name and, for an external entity, what it
+/// points at.
+#[derive(Debug)]
+struct EntityDecl {
+    name: String,
+    external: Option<String>,
+}
+
+/// The general entities declared in a DOCTYPE's internal subset.
+fn entity_decls(doctype: &str) -> Vec<EntityDecl> {
+    static DECL: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    let re = DECL.get_or_init(|| {
+        regex::Regex::new(
+            r#"<!ENTITY\s+([^\s%"'<>]+)\s+(?:(?:SYSTEM|PUBLIC\s+(?:"[^"]*"|'[^']*'))\s*(?:"([^"]*)"|'([^']*)'))?"#,
+        )
+        .expect("entity declaration pattern")
+    });
+    re.captures_iter(doctype)
+        .map(|c| EntityDecl {
+            name: c[1].to_string(),
+            external: c.get(2).or(c.get(3)).map(|m| m.as_str().to_string()),
+        })
+        .collect()
+}
+
+/// A reference to an entity the DTD declares, reported as what it is: never expanded, never
+/// read.
+fn entity_refused(e: AknError, entities: &[EntityDecl]) -> AknError {
+    let AknError::Xml { position, message } = &e else {
+        return e;
+    };
+    match unrecognized_entity(message).and_then(|name| refusal(entities, name)) {
+        Some(message) => AknError::Entity {
+            position: *position,
+            message,
+        },
+        None => e,
+    }
+}
+
+/// The entity an XML reader's "unrecognized entity `name`" error names.
+pub(crate) fn unrecognized_entity(message: &str) -> Option<&str> {
+    message
+        .split_once("unrecognized entity `")
+        .and_then(|(_, rest)| rest.split_once('`'))
+        .map(|(name, _)| name)
+}
+
+/// Why a reference to `name` is refused, when `entities` declares it.
+fn refusal(entities: &[EntityDecl], name: &str) -> Option<String> {
+    let decl = entities.iter().find(|d| d.name == name)?;
+    Some(match &decl.external {
+        Some(target) => {
+            let target: String = target.chars().take(120).collect();
+            format!(
+                "&{name}; is an external entity (\"{target}\"), declared in the DTD: external \
+                 entities are never read (XXE)"
+            )
+        }
+        None => format!(
+            "&{name}; is an entity declared in the DTD: DTD entities are never expanded \
+             (entity expansion, as in a billion-laughs attack)"
+        ),
+    })
+}
+
+/// [`refusal`] for a reference to `name` in `xml` (any XML: the DOCTYPE is found in its bytes),
+/// for readers that do not report the DOCTYPE.
+pub(crate) fn entity_refusal(xml: &[u8], name: &str) -> Option<String> {
+    let start = xml.windows(9).position(|w| w == b"<!DOCTYPE")?;
+    let rest = &xml[start..];
+    let end = rest
+        .windows(2)
+        .position(|w| w == b"]>")
+        .map_or(rest.len(), |e| e + 2);
+    refusal(&entity_decls(&String::from_utf8_lossy(&rest[..end])), name)
+}
+
+fn drive_events<H: Handler>(
+    xml: &[u8],
+    h: &mut H,
+    entities: &mut Vec<EntityDecl>,
+) -> Result<(), AknError> {
     let mut reader = Reader::from_reader(xml);
     {
         let c = reader.config_mut();
@@ -546,7 +646,10 @@ fn drive<H: Handler>(xml: &[u8], h: &mut H) -> Result<(), AknError> {
                 }
                 return Ok(());
             }
-            Event::Comment(_) | Event::Decl(_) | Event::PI(_) | Event::DocType(_) => {}
+            Event::DocType(d) => {
+                entities.extend(entity_decls(&String::from_utf8_lossy(&d)));
+            }
+            Event::Comment(_) | Event::Decl(_) | Event::PI(_) => {}
         }
     }
 }
@@ -557,6 +660,11 @@ fn check_root(e: &BytesStart<'_>, root_seen: &mut bool, pos: u64) -> Result<(), 
     }
     *root_seen = true;
     let local = e.local_name();
+    if !is_xml_name(local.as_ref()) {
+        return Err(AknError::NotAkn(
+            "binary data or not XML: the first element's name is not an XML name".to_string(),
+        ));
+    }
     if local.as_ref() != b"akomaNtoso" {
         return Err(AknError::NotAkn(format!(
             "root element is <{}>",
@@ -564,6 +672,17 @@ fn check_root(e: &BytesStart<'_>, root_seen: &mut bool, pos: u64) -> Result<(), 
         )));
     }
     Ok(())
+}
+
+/// An XML name, as far as telling markup from binary data goes: UTF-8, starting with a letter
+/// or `_`, then letters, digits, `-`, `.`, `_`, `:`.
+fn is_xml_name(name: &[u8]) -> bool {
+    let Ok(name) = std::str::from_utf8(name) else {
+        return false;
+    };
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c.is_alphabetic() || c == '_')
+        && chars.all(|c| c.is_alphanumeric() || matches!(c, '-' | '.' | '_' | ':' | '\u{b7}'))
 }
 
 fn get_attr(e: &BytesStart<'_>, key: &[u8], pos: u64) -> Result<Option<String>, AknError> {
@@ -3023,18 +3142,78 @@ mod tests {
 ]>
 <akomaNtoso><act><body><article eId="a"><paragraph><content><p>&c;</p></content></paragraph></article></body></act></akomaNtoso>"#;
         match parse(laughs.as_bytes()) {
-            Err(AknError::Xml { .. }) => {}
-            other => panic!("expected Xml error, got {other:?}"),
+            Err(e @ AknError::Entity { .. }) => {
+                let m = e.to_string();
+                assert!(m.contains("&c;") && m.contains("never expanded"), "{m}");
+                assert!(m.contains("billion-laughs"), "{m}");
+            }
+            other => panic!("expected an Entity error, got {other:?}"),
         }
         let xxe = r#"<?xml version="1.0"?>
 <!DOCTYPE akomaNtoso [<!ENTITY x SYSTEM "file:///etc/passwd">]>
 <akomaNtoso><act><body><article eId="a"><paragraph><content><p>&x;</p></content></paragraph></article></body></act></akomaNtoso>"#;
-        assert!(matches!(parse(xxe.as_bytes()), Err(AknError::Xml { .. })));
+        match parse(xxe.as_bytes()) {
+            Err(e @ AknError::Entity { .. }) => {
+                let m = e.to_string();
+                assert!(
+                    m.contains("&x; is an external entity (\"file:///etc/passwd\")")
+                        && m.contains("never read (XXE)"),
+                    "{m}"
+                );
+            }
+            other => panic!("expected an Entity error, got {other:?}"),
+        }
+        // In an attribute, and PUBLIC with single quotes: the same.
+        let public = r#"<!DOCTYPE akomaNtoso [<!ENTITY y PUBLIC "-//x//EN" 'http://evil.example/y'>]>
+<akomaNtoso><act name="&y;"><body/></act></akomaNtoso>"#;
+        match parse(public.as_bytes()) {
+            Err(e @ AknError::Entity { .. }) => {
+                assert!(e.to_string().contains("\"http://evil.example/y\""), "{e}")
+            }
+            other => panic!("expected an Entity error, got {other:?}"),
+        }
+        // An entity nobody declared stays a plain XML error.
+        assert!(matches!(
+            parse(b"<akomaNtoso><act><body><p>&nope;</p></body></act></akomaNtoso>"),
+            Err(AknError::Xml { .. })
+        ));
+        // A parameter entity and an external DTD subset: never fetched, the document parses.
+        let param = r#"<!DOCTYPE akomaNtoso SYSTEM "file:///etc/passwd" [<!ENTITY % p SYSTEM "file:///etc/shadow"> %p;]>
+<akomaNtoso><act><body><article eId="a"><paragraph><content><p>ok</p></content></paragraph></article></body></act></akomaNtoso>"#;
+        assert_eq!(
+            parse(param.as_bytes()).unwrap().units[0].paragraphs[0].text,
+            "ok"
+        );
         // Declared but unused: parses, nothing expanded.
         let unused = r#"<!DOCTYPE akomaNtoso [<!ENTITY x SYSTEM "file:///etc/passwd">]>
 <akomaNtoso><act><body><article eId="a"><paragraph><content><p>ok</p></content></paragraph></article></body></act></akomaNtoso>"#;
         let d = parse(unused.as_bytes()).unwrap();
         assert_eq!(d.units[0].paragraphs[0].text, "ok");
+    }
+
+    #[test]
+    fn binary_data_is_named_not_echoed() {
+        let junk = [0x89u8, 0x1b, b'<', 0xff, 0x7f, b'q', b'>', 0, 7];
+        match parse(&junk) {
+            Err(e @ AknError::NotAkn(_)) => {
+                assert_eq!(
+                    e.to_string(),
+                    "not an Akoma Ntoso document: binary data, not XML (NUL byte at offset 7)"
+                )
+            }
+            other => panic!("expected NotAkn, got {other:?}"),
+        }
+        // No NUL: the bytes that pass for an element name are not echoed either.
+        match parse(&[0x89u8, 0x1b, b'<', 0xc3, 0x28, 0x7f, b'>', 7]) {
+            Err(e @ AknError::NotAkn(_)) => {
+                let m = e.to_string();
+                assert!(m.contains("binary data or not XML"), "{m}");
+                assert!(m.chars().all(|c| !c.is_control()), "{m:?}");
+            }
+            other => panic!("expected NotAkn, got {other:?}"),
+        }
+        assert!(is_xml_name(b"an:akomaNtoso") && is_xml_name(b"_x-1.2"));
+        assert!(!is_xml_name(b"1abc") && !is_xml_name(b"a\x7fb") && !is_xml_name(b""));
     }
 
     #[test]

@@ -51,6 +51,9 @@ pub enum DocxError {
     CorruptEntry { name: String, reason: String },
     #[error("DOCX refused as a possible zip bomb: {0}")]
     ZipBomb(String),
+    /// A part refers to an entity its DTD declares (entity expansion, external entity).
+    #[error("DOCX refused: entry {name}: {reason}")]
+    Entity { name: String, reason: String },
     #[error("unreadable DOCX content: {0}")]
     Docx(String),
     #[error("no readable text in the DOCX")]
@@ -193,13 +196,21 @@ fn check_zip(bytes: &[u8], limits: &DocxLimits) -> Result<Option<String>, DocxEr
             n: 0,
             keep: is_xml.then_some(&mut kept),
         };
-        std::io::copy(&mut (&mut f).take(budget + 1), &mut sink).map_err(|e| {
+        // Never more than the entry declares (step 1 kept those under the cap): a header that
+        // lies low is caught one byte past its claim, not after inflating up to the cap.
+        let declared = f.size();
+        std::io::copy(&mut (&mut f).take(budget.min(declared) + 1), &mut sink).map_err(|e| {
             DocxError::CorruptEntry {
                 name: name.clone(),
                 reason: e.to_string(),
             }
         })?;
         let n = sink.n;
+        if n > declared {
+            return Err(DocxError::ZipBomb(format!(
+                "entry {name} inflates past the {declared} bytes its header declares (a lying header)"
+            )));
+        }
         if n > budget {
             return Err(too_big(
                 &format!("entry {name} inflates past the cap:"),
@@ -328,7 +339,18 @@ fn check_xml(name: &str, data: &[u8]) -> Result<String, DocxError> {
             }
             Ok(docx_rs::XmlEvent::EndDocument) => break,
             Ok(_) => {}
-            Err(e) => return Err(bad(format!("malformed XML: {e}"))),
+            Err(e) => {
+                let message = e.to_string();
+                if let Some(reason) = crate::parse::akn::unrecognized_entity(&message)
+                    .and_then(|entity| crate::parse::akn::entity_refusal(data, entity))
+                {
+                    return Err(DocxError::Entity {
+                        name: name.to_string(),
+                        reason,
+                    });
+                }
+                return Err(bad(format!("malformed XML: {message}")));
+            }
         }
     }
     if depth != 0 {
@@ -1161,14 +1183,49 @@ mod tests {
             max_ratio: u64::MAX,
             ..DocxLimits::default()
         };
-        let err = parse_docx_with_limits(&bomb, &limits).unwrap_err();
-        // Either the real size is counted past the cap, or the zip reader stops at the lie
-        // and the content check fails: never the 3 MiB in memory, never a panic.
+        // Caught one byte past the lie, whatever the caps: never the 3 MiB in memory.
+        for limits in [limits, DocxLimits::default()] {
+            // Every header lies: the first entry read is caught.
+            let err = parse_docx_with_limits(&bomb, &limits).unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                "DOCX refused as a possible zip bomb: entry [Content_Types].xml inflates past the \
+                 100 bytes its header declares (a lying header)"
+            );
+        }
+    }
+
+    #[test]
+    fn dtd_entities_in_a_part_are_refused_by_name() {
+        let laughs = br#"<?xml version="1.0"?>
+<!DOCTYPE w:document [
+ <!ENTITY a "aaaaaaaaaa">
+ <!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">
+]>
+<w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"><w:body><w:p><w:r><w:t>&b;</w:t></w:r></w:p></w:body></w:document>"#;
+        let err = parse_docx(&docx_with(laughs, zip::CompressionMethod::Deflated)).unwrap_err();
         assert!(
-            matches!(&err, DocxError::ZipBomb(m) if m.contains("inflates past the cap"))
-                || matches!(&err, DocxError::CorruptEntry { .. }),
+            matches!(&err, DocxError::Entity { name, .. } if name == "word/document.xml"),
+            "{err:?}"
+        );
+        assert!(
+            err.to_string()
+                .contains("&b; is an entity declared in the DTD"),
             "{err}"
         );
+        let xxe = br#"<?xml version="1.0"?>
+<!DOCTYPE w:document [<!ENTITY x SYSTEM "file:///etc/passwd">]>
+<w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"><w:body><w:p><w:r><w:t>&x;</w:t></w:r></w:p></w:body></w:document>"#;
+        let err = parse_docx(&docx_with(xxe, zip::CompressionMethod::Deflated)).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "DOCX refused: entry word/document.xml: &x; is an external entity \
+             (\"file:///etc/passwd\"), declared in the DTD: external entities are never read (XXE)"
+        );
+        // An entity nobody declared stays a malformed part.
+        let undeclared = br#"<w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"><w:body><w:p><w:r><w:t>&nope;</w:t></w:r></w:p></w:body></w:document>"#;
+        let err = parse_docx(&docx_with(undeclared, zip::CompressionMethod::Deflated)).unwrap_err();
+        assert!(matches!(err, DocxError::CorruptEntry { .. }), "{err:?}");
     }
 
     #[test]

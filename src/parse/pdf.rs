@@ -59,14 +59,25 @@ pub fn extract_pages(bytes: &[u8]) -> Result<Vec<String>, PdfError> {
         ));
     }
     let encrypted = declares_encryption(bytes);
-    let outcome = catch_unwind(AssertUnwindSafe(|| {
-        pdf_extract::extract_text_from_mem_by_pages(bytes)
-    }));
+    // A PDF ends with `%%EOF`: without it, a failure is most likely a cut-off download or copy.
+    let tail = &bytes[bytes.len().saturating_sub(1024)..];
+    let hint = if find_bytes(tail, b"%%EOF").is_none() {
+        " (truncated? no %%EOF at the end)"
+    } else {
+        ""
+    };
+    let outcome = catch_unwind(AssertUnwindSafe(|| extract_checked(bytes)));
+    let outcome = match outcome {
+        Ok(Err(Extract::Loop(why))) => return Err(PdfError::Malformed(why)),
+        Ok(Err(Extract::Output(e))) => Ok(Err(e)),
+        Ok(Ok(pages)) => Ok(Ok(pages)),
+        Err(payload) => Err(payload),
+    };
     match outcome {
         Ok(Ok(pages)) if pages.is_empty() => Err(if encrypted {
             PdfError::Encrypted
         } else {
-            PdfError::Malformed("no page could be read".into())
+            PdfError::Malformed(format!("no page could be read{hint}"))
         }),
         Ok(Ok(pages)) => Ok(pages
             .into_iter()
@@ -79,7 +90,7 @@ pub fn extract_pages(bytes: &[u8]) -> Result<Vec<String>, PdfError> {
             } else if encrypted {
                 Err(PdfError::Malformed(format!("{e} (the PDF is encrypted)")))
             } else {
-                Err(PdfError::Malformed(e.to_string()))
+                Err(PdfError::Malformed(format!("{e}{hint}")))
             }
         }
         Err(payload) => {
@@ -87,10 +98,204 @@ pub fn extract_pages(bytes: &[u8]) -> Result<Vec<String>, PdfError> {
             if encrypted {
                 Err(PdfError::Panicked(format!("{msg} (the PDF is encrypted)")))
             } else {
-                Err(PdfError::Panicked(msg))
+                Err(PdfError::Panicked(format!("{msg}{hint}")))
             }
         }
     }
+}
+
+enum Extract {
+    Output(pdf_extract::OutputError),
+    /// A structure the extractor would follow without end.
+    Loop(String),
+}
+
+/// `pdf_extract::extract_text_from_mem_by_pages`, with the document's structure checked for
+/// loops the extractor follows without end (see [`structural_loop`]) between loading and
+/// extracting.
+fn extract_checked(bytes: &[u8]) -> Result<Vec<String>, Extract> {
+    use pdf_extract::{Document, OutputError};
+    let mut doc =
+        Document::load_mem(bytes).map_err(|e| Extract::Output(OutputError::PdfError(e)))?;
+    if doc.is_encrypted() {
+        doc.decrypt("")
+            .map_err(|e| Extract::Output(OutputError::PdfError(e)))?;
+    }
+    if let Some(why) = structural_loop(&doc) {
+        return Err(Extract::Loop(why));
+    }
+    let mut pages = Vec::new();
+    for page_num in 1.. {
+        let mut text = String::new();
+        {
+            let mut out = pdf_extract::PlainTextOutput::new(&mut text);
+            if pdf_extract::output_doc_page(&doc, &mut out, page_num).is_err() {
+                break;
+            }
+        }
+        pages.push(text);
+    }
+    Ok(pages)
+}
+
+/// Form XObjects drawn inside each other at most this deep (real documents: a handful).
+const MAX_FORM_DEPTH: usize = 32;
+/// Content streams one page may make the extractor run, counting every repeated drawing of a
+/// form (forms drawing each other several times multiply: a "drawing bomb").
+const MAX_FORM_RUNS: u64 = 100_000;
+
+/// Why extracting this document would never end, if it would not: `pdf-extract` looks up a
+/// page's inherited attributes up its `/Parent` chain with no cycle check (a looping page tree
+/// hangs it), and draws form XObjects by recursion with no cycle or depth check (a form that
+/// draws itself, directly or through others, overflows the stack: the process aborts).
+fn structural_loop(doc: &pdf_extract::Document) -> Option<String> {
+    use std::collections::{HashMap, HashSet};
+    let pages = doc.get_pages();
+    // Parent chains: each node is walked once; a chain that comes back on itself is a loop.
+    let mut ends: HashSet<pdf_extract::ObjectId> = HashSet::new();
+    for (num, id) in &pages {
+        let mut path: Vec<pdf_extract::ObjectId> = vec![*id];
+        let mut node = doc.get_dictionary(*id).ok();
+        while let Some(dict) = node {
+            let Ok(parent) = dict.get(b"Parent").and_then(|p| p.as_reference()) else {
+                break;
+            };
+            if ends.contains(&parent) {
+                break;
+            }
+            if path.contains(&parent) {
+                return Some(format!(
+                    "the page tree loops: page {num}'s /Parent chain comes back to object {} {} R",
+                    parent.0, parent.1
+                ));
+            }
+            path.push(parent);
+            node = doc.get_dictionary(parent).ok();
+        }
+        ends.extend(path);
+    }
+    // Forms: how many content streams drawing a form runs (itself included), memoised per form
+    // and resources in effect; a form met again while it is being drawn is a loop.
+    let mut runs: HashMap<(pdf_extract::ObjectId, usize), u64> = HashMap::new();
+    for (num, id) in &pages {
+        let Some(resources) = inherited(doc, *id, b"Resources") else {
+            continue;
+        };
+        // Which of the page's forms its content draws does not matter: count them all.
+        let mut total = 1u64;
+        for form in xobjects(doc, resources) {
+            let mut stack = Vec::new();
+            match form_runs(doc, form, resources, &mut stack, &mut runs) {
+                Ok(n) => total = total.saturating_add(n),
+                Err(why) => return Some(format!("page {num}: {why}")),
+            }
+            if total > MAX_FORM_RUNS {
+                return Some(format!(
+                    "page {num}: form XObjects draw each other over {MAX_FORM_RUNS} times"
+                ));
+            }
+        }
+    }
+    None
+}
+
+/// A page attribute, looked up the `/Parent` chain (only called once the chains are known
+/// not to loop).
+fn inherited<'a>(
+    doc: &'a pdf_extract::Document,
+    page: pdf_extract::ObjectId,
+    key: &[u8],
+) -> Option<&'a pdf_extract::Dictionary> {
+    let mut node = doc.get_dictionary(page).ok()?;
+    loop {
+        if let Ok(obj) = node.get(key) {
+            return doc.dereference(obj).ok()?.1.as_dict().ok();
+        }
+        let parent = node.get(b"Parent").and_then(|p| p.as_reference()).ok()?;
+        node = doc.get_dictionary(parent).ok()?;
+    }
+}
+
+/// The XObjects a resource dictionary names: (name, object id).
+fn xobjects<'a>(
+    doc: &'a pdf_extract::Document,
+    resources: &'a pdf_extract::Dictionary,
+) -> Vec<(&'a [u8], pdf_extract::ObjectId)> {
+    let Some(dict) = resources
+        .get(b"XObject")
+        .ok()
+        .and_then(|o| doc.dereference(o).ok())
+        .and_then(|(_, o)| o.as_dict().ok())
+    else {
+        return Vec::new();
+    };
+    dict.iter()
+        .filter_map(|(name, o)| o.as_reference().ok().map(|id| (name.as_slice(), id)))
+        .collect()
+}
+
+/// Content streams drawing form `form` (with `resources` in effect when it has none of its
+/// own) makes the extractor run, itself included; `Err` when it loops or nests too deep.
+fn form_runs(
+    doc: &pdf_extract::Document,
+    (name, form): (&[u8], pdf_extract::ObjectId),
+    resources: &pdf_extract::Dictionary,
+    stack: &mut Vec<pdf_extract::ObjectId>,
+    runs: &mut std::collections::HashMap<(pdf_extract::ObjectId, usize), u64>,
+) -> Result<u64, String> {
+    let Ok(stream) = doc.get_object(form).and_then(|o| o.as_stream()) else {
+        return Ok(0);
+    };
+    if stack.contains(&form) {
+        return Err(format!(
+            "form XObject /{} ({} {} R) draws itself: an endless drawing loop",
+            String::from_utf8_lossy(name),
+            form.0,
+            form.1
+        ));
+    }
+    if stack.len() >= MAX_FORM_DEPTH {
+        return Err(format!("form XObjects nested deeper than {MAX_FORM_DEPTH}"));
+    }
+    // The extractor draws any XObject as a form, images too: an image's data may hold `Do`.
+    let resources = stream
+        .dict
+        .get(b"Resources")
+        .ok()
+        .and_then(|o| doc.dereference(o).ok())
+        .and_then(|(_, o)| o.as_dict().ok())
+        .unwrap_or(resources);
+    let key = (form, std::ptr::from_ref(resources) as usize);
+    if let Some(n) = runs.get(&key) {
+        return Ok(*n);
+    }
+    let mut total = 1u64;
+    let data = stream
+        .decompressed_content()
+        .unwrap_or_else(|_| stream.content.clone());
+    if find_bytes(&data, b"Do").is_some() {
+        let named = xobjects(doc, resources);
+        let ops = pdf_extract::content::Content::decode(&data)
+            .map(|c| c.operations)
+            .unwrap_or_default();
+        stack.push(form);
+        for op in ops.iter().filter(|op| op.operator == "Do") {
+            let Some(drawn) = op.operands.first().and_then(|o| o.as_name().ok()) else {
+                continue;
+            };
+            let Some(child) = named.iter().find(|(n, _)| *n == drawn) else {
+                continue;
+            };
+            let n = form_runs(doc, *child, resources, stack, runs)?;
+            total = total.saturating_add(n);
+            if total > MAX_FORM_RUNS {
+                break;
+            }
+        }
+        stack.pop();
+    }
+    runs.insert(key, total);
+    Ok(total)
 }
 
 /// 1-based numbers of the pages that have no text of their own (scanned pages, or pages whose
@@ -1011,7 +1216,12 @@ mod tests {
         let bytes = fixture("cass_snciv2025530646O.pdf");
         let half = &bytes[..bytes.len() / 2];
         match parse_pdf(half) {
-            Err(PdfError::Malformed(reason)) => assert!(!reason.is_empty()),
+            Err(PdfError::Malformed(reason)) => {
+                assert!(
+                    reason.ends_with("(truncated? no %%EOF at the end)"),
+                    "{reason}"
+                )
+            }
             other => panic!("expected Malformed, got {other:?}"),
         }
         // Wherever it is cut, parsing returns (no panic escapes).
@@ -1157,5 +1367,165 @@ mod tests {
             assert!(!p.contains("di 5"), "{p}");
             assert!(p.contains(&format!("Testo proprio della pagina {}", i + 1)));
         }
+    }
+
+    /// A PDF from numbered object bodies, with a correct cross-reference table; object 1 is
+    /// the catalog.
+    fn build_pdf(objects: &[(u32, Vec<u8>)]) -> Vec<u8> {
+        let mut out = b"%PDF-1.4\n".to_vec();
+        let mut offsets = std::collections::BTreeMap::new();
+        for (num, body) in objects {
+            offsets.insert(*num, out.len());
+            out.extend_from_slice(format!("{num} 0 obj\n").as_bytes());
+            out.extend_from_slice(body);
+            out.extend_from_slice(b"\nendobj\n");
+        }
+        let size = offsets.keys().max().copied().unwrap_or(0) + 1;
+        let xref = out.len();
+        out.extend_from_slice(format!("xref\n0 {size}\n0000000000 65535 f \n").as_bytes());
+        for n in 1..size {
+            match offsets.get(&n) {
+                Some(o) => out.extend_from_slice(format!("{o:010} 00000 n \n").as_bytes()),
+                None => out.extend_from_slice(b"0000000000 65535 f \n"),
+            }
+        }
+        out.extend_from_slice(
+            format!("trailer\n<< /Size {size} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n")
+                .as_bytes(),
+        );
+        out
+    }
+
+    fn stream(dict: &str, data: &str) -> Vec<u8> {
+        format!(
+            "<< {dict} /Length {} >>\nstream\n{data}\nendstream",
+            data.len()
+        )
+        .into_bytes()
+    }
+
+    const TEXT: &str = "BT /F1 12 Tf 72 720 Td (Il ricorso e rigettato.) Tj ET";
+    const FONT: &str = "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>";
+
+    /// One page drawing forms 10.. (`forms`: resources and content of each).
+    fn page_with_forms(forms: &[(&str, &str)]) -> Vec<u8> {
+        let names: String = (0..forms.len())
+            .map(|i| format!("/X{i} {} 0 R ", 10 + i))
+            .collect();
+        let mut objects = vec![
+            (1, b"<< /Type /Catalog /Pages 2 0 R >>".to_vec()),
+            (2, b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_vec()),
+            (
+                3,
+                format!(
+                    "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R \
+                     /Resources << /Font << /F1 5 0 R >> /XObject << {names}>> >> >>"
+                )
+                .into_bytes(),
+            ),
+            (4, stream("", &format!("{TEXT} /X0 Do"))),
+            (5, FONT.as_bytes().to_vec()),
+        ];
+        for (i, (resources, content)) in forms.iter().enumerate() {
+            objects.push((
+                10 + i as u32,
+                stream(
+                    &format!("/Type /XObject /Subtype /Form /BBox [0 0 612 792] {resources}"),
+                    content,
+                ),
+            ));
+        }
+        build_pdf(&objects)
+    }
+
+    fn malformed(bytes: &[u8]) -> String {
+        match extract_pages(bytes) {
+            Err(PdfError::Malformed(m)) => m,
+            other => panic!("expected Malformed, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_looping_page_tree_is_refused_not_followed() {
+        // The page has no MediaBox: the extractor would look for one up a /Parent chain that
+        // goes round 2 -> 6 -> 2 for ever.
+        let pdf = build_pdf(&[
+            (1, b"<< /Type /Catalog /Pages 2 0 R >>".to_vec()),
+            (
+                2,
+                b"<< /Type /Pages /Kids [3 0 R] /Count 1 /Parent 6 0 R >>".to_vec(),
+            ),
+            (
+                3,
+                b"<< /Type /Page /Parent 2 0 R /Contents 4 0 R >>".to_vec(),
+            ),
+            (4, stream("", TEXT)),
+            (
+                6,
+                b"<< /Type /Pages /Kids [2 0 R] /Count 1 /Parent 2 0 R >>".to_vec(),
+            ),
+        ]);
+        let started = std::time::Instant::now();
+        let m = malformed(&pdf);
+        assert!(m.contains("the page tree loops"), "{m}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    }
+
+    #[test]
+    fn forms_that_draw_themselves_are_refused_before_the_stack_overflows() {
+        // Directly.
+        let m = malformed(&page_with_forms(&[(
+            "/Resources << /XObject << /X0 10 0 R >> >>",
+            "/X0 Do",
+        )]));
+        assert!(m.contains("form XObject /X0 (10 0 R) draws itself"), "{m}");
+        // Through another form, each with its own resources.
+        let m = malformed(&page_with_forms(&[
+            ("/Resources << /XObject << /B 11 0 R >> >>", "/B Do"),
+            ("/Resources << /XObject << /A 10 0 R >> >>", "q /A Do Q"),
+        ]));
+        assert!(m.contains("draws itself"), "{m}");
+        // A form without resources draws with the page's, which name it.
+        let m = malformed(&page_with_forms(&[("", "/X0 Do")]));
+        assert!(m.contains("draws itself"), "{m}");
+    }
+
+    #[test]
+    fn forms_that_multiply_each_other_are_refused() {
+        // Each form draws the next ten times: 10^6 drawings of the last one.
+        let forms: Vec<(String, String)> = (0..7)
+            .map(|i| {
+                if i == 6 {
+                    (String::new(), TEXT.to_string())
+                } else {
+                    (
+                        format!("/Resources << /XObject << /N {} 0 R >> >>", 11 + i),
+                        "/N Do ".repeat(10),
+                    )
+                }
+            })
+            .collect();
+        let forms: Vec<(&str, &str)> = forms
+            .iter()
+            .map(|(r, c)| (r.as_str(), c.as_str()))
+            .collect();
+        let m = malformed(&page_with_forms(&forms));
+        assert!(m.contains("draw each other over 100000 times"), "{m}");
+    }
+
+    #[test]
+    fn forms_drawn_often_and_resources_naming_themselves_are_fine() {
+        // The form's resources name itself (producers share one resource dictionary) but its
+        // content does not draw it; the page draws it; a second form is drawn twice.
+        let pdf = page_with_forms(&[
+            (
+                "/Resources << /Font << /F1 5 0 R >> /XObject << /X0 10 0 R /Y 11 0 R >> >>",
+                &format!("{TEXT} /Y Do /Y Do"),
+            ),
+            ("/Resources << /Font << /F1 5 0 R >> >>", TEXT),
+        ]);
+        let pages = extract_pages(&pdf).unwrap();
+        assert_eq!(pages.len(), 1);
+        assert!(pages[0].contains("Il ricorso e rigettato."), "{pages:?}");
     }
 }
