@@ -5,6 +5,7 @@ mod cli;
 mod common;
 mod embed;
 mod faults;
+mod hostile;
 mod memory;
 mod norms;
 mod parity;
