@@ -33,6 +33,10 @@ pub fn init(models_dir: &Path) -> Result<ort::environment::Environment, EmbedErr
             ort::init_from(&path)
                 .map_err(|e| e.to_string())?
                 .with_name("ingest")
+                // Microsoft's builds ship telemetry events that `ort` leaves on: off. (The
+                // library still writes a session marker to TMPDIR and a device id under
+                // ~/.cache/Microsoft when the environment is created; no API stops that.)
+                .with_telemetry(false)
                 .build()
                 .map_err(|e| e.to_string())
         });
