@@ -483,19 +483,18 @@ impl JobStore {
         tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
         claim: &Claim,
     ) -> Result<(), StoreError> {
-        let now = now_ms();
         // Touching the lease also extends it: every checkpoint is a heartbeat.
-        let n = sqlx::query(
-            "UPDATE jobs SET lease_expires_at = ?, updated_at = ?
-             WHERE id = ? AND lease_epoch = ? AND state = 'running'",
-        )
-        .bind(now + self.lease.as_millis() as i64)
-        .bind(now)
-        .bind(claim.id)
-        .bind(claim.epoch)
-        .execute(&mut **tx)
-        .await?
-        .rows_affected();
+        let sql = format!(
+            "UPDATE jobs SET lease_expires_at = {SQL_NOW} + ?, updated_at = {SQL_NOW}
+             WHERE id = ? AND lease_epoch = ? AND state = 'running'"
+        );
+        let n = sqlx::query(&sql)
+            .bind(self.lease.as_millis() as i64)
+            .bind(claim.id)
+            .bind(claim.epoch)
+            .execute(&mut **tx)
+            .await?
+            .rows_affected();
         if n != 1 {
             return Err(StoreError::LeaseLost {
                 job: claim.id,
