@@ -1036,11 +1036,7 @@ async fn worker(g: &GlobalArgs, a: &WorkerArgs) -> anyhow::Result<u8> {
         retries_scheduled: report.retried,
         chunks: report.chunks,
         elapsed_secs: secs,
-        chunks_per_hour: if secs > 0.0 {
-            report.chunks as f64 * 3600.0 / secs
-        } else {
-            0.0
-        },
+        chunks_per_hour: per_hour(report.chunks, secs),
         peak_rss_kb: status::peak_rss_kb(),
         interrupted: report.interrupted,
         fatal: report.fatal.clone(),
@@ -1065,6 +1061,15 @@ async fn worker(g: &GlobalArgs, a: &WorkerArgs) -> anyhow::Result<u8> {
     }
     // A worker stopped by a signal has done what it was asked: its jobs are back in the queue.
     Ok(exit::OK)
+}
+
+/// A count over `secs` seconds as a rate per hour (0 for an empty interval).
+fn per_hour(count: u64, secs: f64) -> f64 {
+    if secs > 0.0 {
+        count as f64 * 3600.0 / secs
+    } else {
+        0.0
+    }
 }
 
 /// `30m`, `24h`, `7d`, `90s` (or plain seconds) as milliseconds.
@@ -1150,11 +1155,7 @@ fn report_outcome(
         documents_unfinished: unfinished,
         chunks: r.chunks,
         elapsed_secs: secs,
-        chunks_per_hour: if secs > 0.0 {
-            r.chunks as f64 * 3600.0 / secs
-        } else {
-            0.0
-        },
+        chunks_per_hour: per_hour(r.chunks, secs),
         peak_rss_kb: status::peak_rss_kb(),
         interrupted: r.interrupted,
         fatal: r.fatal.clone(),

@@ -10,8 +10,11 @@ use crate::app::{exit, DataDir};
 use crate::cli::GlobalArgs;
 use crate::pipeline::record::Stage;
 use crate::store::edge::EdgeVectors;
+use crate::store::jobs::JobStore;
+use crate::store::pg_jobs::PgJobStore;
 use crate::store::sqlite::{graph_counts, Sqlite};
 use crate::store::{RelationalStore, VectorStore};
+use std::time::Duration;
 
 /// Latest errors shown.
 const LAST_ERRORS: i64 = 10;
@@ -110,28 +113,6 @@ macro_rules! job_tables {
             message: r.get("message"),
         })
         .collect();
-        let dead: Vec<crate::store::jobs::DeadJob> = sqlx::query(&format!(
-            "SELECT id, source, doc_type, last_error_stage, last_error_class, last_error, attempts,
-                    retries, crashes, dead_at
-             FROM jobs WHERE state IN ('dead', 'rejected', 'failed')
-             ORDER BY dead_at DESC, id DESC LIMIT {LAST_ERRORS}"
-        ))
-        .fetch_all($pool)
-        .await?
-        .into_iter()
-        .map(|r| crate::store::jobs::DeadJob {
-            id: r.get("id"),
-            source: r.get("source"),
-            doc_type: r.get("doc_type"),
-            stage: r.get("last_error_stage"),
-            class: r.get("last_error_class"),
-            error: r.get("last_error"),
-            attempts: r.get("attempts"),
-            retries: r.get("retries"),
-            crashes: r.get("crashes"),
-            dead_at: r.get("dead_at"),
-        })
-        .collect();
         let (dead_jobs, retrying): (i64, i64) = {
             let r = sqlx::query(
                 "SELECT COUNT(CASE WHEN state IN ('dead', 'rejected', 'failed') THEN 1 END) AS dead,
@@ -156,7 +137,7 @@ macro_rules! job_tables {
             lease_expires_at: r.get("expires"),
         })
         .collect();
-        (jobs, counters, last_errors, (dead_jobs, dead, retrying, holders))
+        (jobs, counters, last_errors, (dead_jobs, retrying, holders))
     }};
 }
 
@@ -173,27 +154,33 @@ pub async fn collect(g: &GlobalArgs) -> anyhow::Result<Status> {
         );
     }
     // The relational store and the job tables: PostgreSQL when its URL is given.
-    let (jobs, counters, last_errors, queue, documents, chunks, db) = match &postgres_url {
+    let (jobs, counters, last_errors, queue, dead, documents, chunks, db) = match &postgres_url {
         Some(url) => {
             let pg = crate::store::postgres::Postgres::connect(url).await?;
             let (j, c, e, q) = job_tables!(pg.pool());
             let (d, n) = (pg.count_documents().await?, pg.count_chunks().await?);
+            let dead = PgJobStore::new(pg.pool().clone(), Duration::ZERO)
+                .dead(LAST_ERRORS)
+                .await?;
             pg.close().await;
             let db = if data.database().is_file() {
                 Some(Sqlite::try_open(&data.database()).await?)
             } else {
                 None
             };
-            (j, c, e, q, d, n, db)
+            (j, c, e, q, dead, d, n, db)
         }
         None => {
             let db = Sqlite::try_open(&data.database()).await?;
             let (j, c, e, q) = job_tables!(db.pool());
             let (d, n) = (db.count_documents().await?, db.count_chunks().await?);
-            (j, c, e, q, d, n, Some(db))
+            let dead = JobStore::new(db.pool().clone(), Duration::ZERO)
+                .dead(LAST_ERRORS)
+                .await?;
+            (j, c, e, q, dead, d, n, Some(db))
         }
     };
-    let (dead_jobs, dead, retrying, lease_holders) = queue;
+    let (dead_jobs, retrying, lease_holders) = queue;
     let stages = Stage::ALL
         .iter()
         .map(|s| {
