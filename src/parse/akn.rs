@@ -474,10 +474,21 @@ trait Handler {
     fn text(&mut self, s: &str);
 }
 
+/// Longest message kept from the XML reader (it quotes the input, e.g. a mismatched end tag).
+const XML_ERR_MAX_CHARS: usize = 200;
+
+/// An XML error whose message is one bounded line: the reader quotes input bytes (an end tag
+/// "name" can hold line breaks and run to the end of the file), and errors end up in logs.
 fn xml_err(position: u64, message: impl Into<String>) -> AknError {
+    let message = message.into();
+    let mut one_line = message.split_whitespace().collect::<Vec<_>>().join(" ");
+    if let Some((cut, _)) = one_line.char_indices().nth(XML_ERR_MAX_CHARS) {
+        one_line.truncate(cut);
+        one_line.push('…');
+    }
     AknError::Xml {
         position,
-        message: message.into(),
+        message: one_line,
     }
 }
 
@@ -3237,6 +3248,18 @@ mod tests {
             parse(&xml[..xml.len() / 2]),
             Err(AknError::Xml { .. })
         ));
+    }
+
+    /// Fuzzing found the reader's mismatched-end-tag error quoting a multi-line "name".
+    #[test]
+    fn xml_errors_are_one_bounded_line() {
+        let xml = b"<akomaNtoso><act><body><p>x</pa del 1930. \n</p>\n</body></act></akomaNtoso>";
+        let msg = parse(xml).unwrap_err().to_string();
+        assert!(msg.starts_with("malformed XML at byte"), "{msg}");
+        assert!(!msg.contains('\n'), "{msg:?}");
+        let long = format!("<akomaNtoso><act></{}></akomaNtoso>", "a\n".repeat(10_000));
+        let msg = parse(long.as_bytes()).unwrap_err().to_string();
+        assert!(!msg.contains('\n') && msg.chars().count() < 300, "{msg:?}");
     }
 
     #[test]
