@@ -173,6 +173,16 @@ pub fn split_long(
         let mut part = trim_range(text, cur..cut);
         if part.end <= prev_end && !out.is_empty() {
             part = trim_range(text, cur..limit);
+            if part.end <= prev_end {
+                // Only whitespace from the previous part's end up to the limit: this part would
+                // lie inside the previous one. Drop the overlap and start after that part.
+                let after = leading_ws(text, prev_end);
+                if after >= range.end {
+                    break;
+                }
+                cur = after;
+                continue;
+            }
         }
         prev_end = part.end;
         out.push(part);
@@ -967,6 +977,27 @@ mod tests {
             let doc = doc_from(t);
             let (secs, _) = sections(&doc);
             assert_well_formed(&doc, &secs);
+        }
+    }
+
+    /// Fuzzing found a part inside the previous one when only whitespace followed that part up
+    /// to the limit (here "\0\0" again, after "\0\r\0\0").
+    #[test]
+    fn split_after_a_whitespace_run_moves_forward() {
+        for (text, max, overlap) in [
+            ("\0\r\0\0 \r\r4", 5, 2),
+            (
+                "alfa beta gamma                                        delta",
+                20,
+                8,
+            ),
+        ] {
+            let parts = split_long(text, 0..text.len(), max, overlap);
+            assert!(!parts.is_empty(), "{text:?}");
+            for w in parts.windows(2) {
+                assert!(w[0].start < w[1].start && w[0].end < w[1].end, "{parts:?}");
+            }
+            assert_eq!(parts.last().unwrap().end, text.len());
         }
     }
 
