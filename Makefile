@@ -18,7 +18,7 @@ DEB_PACKAGES := build-essential pkg-config ca-certificates python3 python3-pip p
                 clang libclang-dev libtesseract-dev libleptonica-dev \
                 tesseract-ocr-ita tesseract-ocr-eng tesseract-ocr-osd poppler-utils
 
-.PHONY: help deps models build run test check fmt clippy release clean-data parity-reference services services-down
+.PHONY: help deps models build run test check fmt clippy release clean-data parity-reference services services-down fuzz
 
 # Parity reference for the multilingual model: SentencePiece ids and the uncut graph's vectors
 # (onnxruntime-extensions), computed in a pinned Python venv; tests/integration/parity.rs compares.
@@ -33,6 +33,7 @@ help:
 	@echo "make check  cargo fmt --check and clippy -D warnings"
 	@echo "make models install model files only"
 	@echo "make services / services-down  start / stop the test servers (PostgreSQL, Bolt graph, Qdrant API)"
+	@echo "make fuzz   fuzz the AKN parser, citation extractor and section detector (FUZZ_SECONDS each, default 120)"
 
 deps:
 	@missing=""; for c in $(NEEDED_COMMANDS); do command -v $$c >/dev/null 2>&1 || missing="$$missing $$c"; done; \
@@ -87,6 +88,12 @@ services-down:
 test: models parity-reference services
 	@code=0; $(CARGO) test --locked --all-targets -- --test-threads=2 || code=$$?; \
 	$(MAKE) --no-print-directory services-down; exit $$code
+
+# Fuzzing (cargo fuzz, on stable with RUSTC_BOOTSTRAP=1; not part of `make test`).
+FUZZ_SECONDS ?= 120
+
+fuzz: deps
+	bash scripts/fuzz.sh $(FUZZ_SECONDS)
 
 check:
 	$(CARGO) fmt --check
