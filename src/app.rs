@@ -773,6 +773,26 @@ fn runner_config(
     }
 }
 
+/// What a run that claims jobs needs before it starts: the data dir locked, the stores open,
+/// the model's collection ready, and jobs of dead local processes handed back.
+async fn open_for_work(
+    g: &GlobalArgs,
+    config: &PipelineConfig,
+    embedder: &dyn crate::embed::Embedder,
+) -> anyhow::Result<(std::fs::File, Opened)> {
+    let data = DataDir::new(&g.data_dir);
+    let lock = data.lock()?;
+    let st = open_stores(g, &data, Some(config)).await?;
+    st.vectors
+        .prepare(embedder.model_id(), embedder.dimension())
+        .await?;
+    let released = st.jobs.release_dead_local_leases().await?;
+    if released > 0 {
+        tracing::info!(released, "resuming jobs left by a process that died");
+    }
+    Ok((lock, st))
+}
+
 async fn ingest(g: &GlobalArgs, a: &IngestArgs) -> anyhow::Result<u8> {
     let Some(type_name) = a.doc_type.as_deref() else {
         bail!("missing --type (norm, jurisprudence or doctrine); see `ingest --help`");
@@ -788,17 +808,8 @@ async fn ingest(g: &GlobalArgs, a: &IngestArgs) -> anyhow::Result<u8> {
     }
     let embedder = load_embedder(g, &config.embed.model).await?;
 
-    let data = DataDir::new(&g.data_dir);
-    let _lock = data.lock()?;
-    let st = open_stores(g, &data, Some(&config)).await?;
-    st.vectors
-        .prepare(embedder.model_id(), embedder.dimension())
-        .await?;
+    let (_lock, st) = open_for_work(g, &config, embedder.as_ref()).await?;
     let jobs = st.jobs.clone();
-    let released = jobs.release_dead_local_leases().await?;
-    if released > 0 {
-        tracing::info!(released, "resuming jobs left by a process that died");
-    }
     let run_id = format!("{}-{}", crate::store::sqlite::now_ms(), std::process::id());
     let stats = jobs
         .enqueue(
@@ -985,18 +996,9 @@ async fn worker(g: &GlobalArgs, a: &WorkerArgs) -> anyhow::Result<u8> {
         );
     }
     let embedder = load_embedder(g, &model).await?;
-    let data = DataDir::new(&g.data_dir);
-    let _lock = data.lock()?;
     let first = &configs[0].1;
-    let st = open_stores(g, &data, Some(first)).await?;
-    st.vectors
-        .prepare(embedder.model_id(), embedder.dimension())
-        .await?;
+    let (_lock, st) = open_for_work(g, first, embedder.as_ref()).await?;
     let jobs = st.jobs.clone();
-    let released = jobs.release_dead_local_leases().await?;
-    if released > 0 {
-        tracing::info!(released, "resuming jobs left by a process that died");
-    }
     let mut per_type = std::collections::HashMap::new();
     for (t, c) in &configs {
         per_type.insert(*t, type_services(c, embedder.as_ref())?);

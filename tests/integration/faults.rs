@@ -24,6 +24,18 @@ pub fn two_acts(dir: &Path) -> std::path::PathBuf {
 }
 
 /// chunk id -> (text, embed_text, payload, vector)
+/// Ingest with the store stage failing and no retries: every document goes straight to the
+/// dead letters with its enrich checkpoint.
+fn ingest_with_failing_store(dir: &Path, data: &Path, list: &Path) -> Run {
+    let p = crate::reliability::fast_retry_pipeline(dir, 0, 2);
+    ingest(
+        data,
+        list,
+        &[("INGEST_FAULT", "store")],
+        &["--pipeline", p.to_str().unwrap()],
+    )
+}
+
 pub type Snapshot = BTreeMap<String, (String, String, serde_json::Value, Vec<f32>)>;
 
 pub fn snapshot(data: &Path) -> Snapshot {
@@ -70,14 +82,7 @@ fn a_failing_store_resumes_without_parsing_or_embedding_again() {
     assert_eq!(ingest(&clean, &l, &[], &[]).code, 0);
 
     let data = tmp.path().join("data");
-    // No retries: the failure goes straight to the dead letters.
-    let p = crate::reliability::fast_retry_pipeline(tmp.path(), 0, 2);
-    let failed = ingest(
-        &data,
-        &l,
-        &[("INGEST_FAULT", "store")],
-        &["--pipeline", p.to_str().unwrap()],
-    );
+    let failed = ingest_with_failing_store(tmp.path(), &data, &l);
     assert_eq!(failed.code, 2, "{}", failed.stderr);
     assert_eq!(failed.summary()["documents_failed"], 2);
     assert!(failed.stderr.contains("store stage"), "{}", failed.stderr);
@@ -246,13 +251,7 @@ fn a_checkpoint_made_with_another_model_is_not_reused() {
     let data = tmp.path().join("data");
     let l = two_acts(tmp.path());
     // Stops after enrich: the embed checkpoint holds the default model's vectors.
-    let p = crate::reliability::fast_retry_pipeline(tmp.path(), 0, 2);
-    let failed = ingest(
-        &data,
-        &l,
-        &[("INGEST_FAULT", "store")],
-        &["--pipeline", p.to_str().unwrap()],
-    );
+    let failed = ingest_with_failing_store(tmp.path(), &data, &l);
     assert_eq!(failed.code, 2, "{}", failed.stderr);
     let minilm = "all-minilm-l6-v2-int8";
     let resumed = ingest(&data, &l, &[], &["--model", minilm]);

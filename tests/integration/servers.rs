@@ -130,14 +130,7 @@ impl Backend {
     fn flags(&self, vectors: &str) -> Vec<String> {
         match self {
             Backend::Embedded => Vec::new(),
-            Backend::Servers { pg, graph } => vec![
-                "--relational-url".into(),
-                pg.clone(),
-                "--vector-url".into(),
-                vectors.into(),
-                "--graph-url".into(),
-                graph.clone(),
-            ],
+            Backend::Servers { pg, graph } => server_flags(pg, vectors, graph),
         }
     }
 
@@ -349,16 +342,21 @@ fn servers_lock() -> std::sync::MutexGuard<'static, ()> {
 #[test]
 fn suite_on_postgres_qdrant_and_a_bolt_graph() {
     let _one_at_a_time = servers_lock();
+    // Empty stores: earlier runs' documents would be drift for this data dir.
+    let (pg, vectors, graph) = fresh_servers("it_servers");
+    suite(Backend::Servers { pg, graph }, &vectors);
+}
+
+/// The three test servers emptied for one test: a fresh PostgreSQL schema, the Qdrant
+/// collections without earlier points, an empty graph. Returns (pg, vectors, graph) URLs.
+fn fresh_servers(schema: &str) -> (String, String, String) {
     let graph = graph_url();
-    // A test database: earlier runs' documents would be drift for this data dir.
     cypher(
         &graph,
         "MATCH (n) DETACH DELETE n RETURN count(*) AS n",
         "n",
     );
-    let pg = postgres_url("it_servers");
-    let vectors = vector_url();
-    suite(Backend::Servers { pg, graph }, &vectors);
+    (postgres_url(schema), vector_url(), graph)
 }
 
 fn server_flags(pg: &str, vectors: &str, graph: &str) -> Vec<String> {
@@ -392,14 +390,7 @@ fn spawn(args: &[String], data: &Path, env: &[(&str, &str)]) -> std::process::Ch
 #[test]
 fn two_workers_share_a_postgres_queue_and_a_killed_one_costs_nothing() {
     let _one_at_a_time = servers_lock();
-    let graph = graph_url();
-    cypher(
-        &graph,
-        "MATCH (n) DETACH DELETE n RETURN count(*) AS n",
-        "n",
-    );
-    let pg = postgres_url("it_workers");
-    let vectors = vector_url();
+    let (pg, vectors, graph) = fresh_servers("it_workers");
     let flags = server_flags(&pg, &vectors, &graph);
     let tmp = tempfile::tempdir().unwrap();
     let l = distinct_acts(tmp.path(), 12);
@@ -550,20 +541,13 @@ impl Outage {
 #[test]
 fn a_graph_server_gone_for_seconds_mid_run_costs_retries_not_documents() {
     let _one_at_a_time = servers_lock();
-    let direct = graph_url();
-    cypher(
-        &direct,
-        "MATCH (n) DETACH DELETE n RETURN count(*) AS n",
-        "n",
-    );
+    let (pg, vectors, direct) = fresh_servers("it_outage");
     let port: u16 = std::env::var("INGEST_BOLT_PORT")
         .ok()
         .and_then(|p| p.parse().ok())
         .unwrap_or(17687);
     let outage = Outage::forward(([127, 0, 0, 1], port).into());
     let via_proxy = direct.replace(&format!(":{port}/"), &format!(":{}/", outage.port));
-    let pg = postgres_url("it_outage");
-    let vectors = vector_url();
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
     let l = distinct_acts(tmp.path(), 8);
