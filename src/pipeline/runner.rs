@@ -175,6 +175,8 @@ pub struct RunReport {
     pub fatal: Option<String>,
     pub interrupted: bool,
     pub elapsed: Duration,
+    /// Busy time per stage.
+    pub busy: super::clock::StageBusy,
 }
 
 struct Env<T> {
@@ -193,6 +195,7 @@ struct Ctx {
     /// Documents claimed and not yet done, failed or released.
     in_flight: AtomicUsize,
     settled: tokio::sync::Notify,
+    clock: super::clock::StageClock,
 }
 
 impl Ctx {
@@ -363,6 +366,7 @@ pub async fn run(
         stop: stop_tx,
         in_flight: AtomicUsize::new(0),
         settled: tokio::sync::Notify::new(),
+        clock: Default::default(),
     });
 
     // An outside shutdown request (signal) stops the feeder like a fatal error does.
@@ -462,6 +466,7 @@ pub async fn run(
     let _ = heartbeat_task.await;
     let interrupted = *shutdown.borrow();
     let fatal = ctx.fatal.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    let busy = ctx.clock.snapshot();
     // Anything still held by this process did not finish: give it back with its checkpoint.
     if let Err(e) = ctx.svc.jobs.release_owned().await {
         tracing::error!("could not release unfinished jobs: {e}");
@@ -471,6 +476,7 @@ pub async fn run(
     report.fatal = fatal;
     report.interrupted = interrupted;
     report.elapsed = started.elapsed();
+    report.busy = busy;
     progress.finish();
     report
 }
@@ -703,7 +709,11 @@ async fn parse_worker(
             guard.recv().await
         };
         let Some(claim) = claim else { break };
-        match fetch_and_parse(&ctx, &claim).await {
+        match ctx
+            .clock
+            .time(Stage::Parse, fetch_and_parse(&ctx, &claim))
+            .await
+        {
             Ok((doc, bytes)) => {
                 if !ctx
                     .checkpoint_encoded(&claim, Stage::Parse, bytes, &doc.info.id, None)
@@ -803,7 +813,10 @@ async fn chunk_stage(
         });
         // Over the soft limit the document is let go (the blocking work cannot be interrupted;
         // its result is dropped when it ends).
-        let result = match tokio::time::timeout(types.soft_limit, work).await {
+        let timed = ctx
+            .clock
+            .time(Stage::Chunk, tokio::time::timeout(types.soft_limit, work));
+        let result = match timed.await {
             Ok(r) => r,
             Err(_) => {
                 ctx.fail(
@@ -953,11 +966,11 @@ async fn embed_stage(
         }
         let embedder = ctx.svc.embedder.clone();
         let n = texts.len();
-        let result = tokio::task::spawn_blocking(move || {
+        let work = tokio::task::spawn_blocking(move || {
             let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
             embedder.embed(&refs)
-        })
-        .await;
+        });
+        let result = ctx.clock.time(Stage::Embed, work).await;
         let vectors = match result {
             Ok(Ok(v)) => v,
             Ok(Err(e)) => {
@@ -1052,20 +1065,18 @@ async fn enrich_stage(
             continue;
         };
         let enricher = types.enricher.clone();
-        let enriched =
-            match tokio::task::spawn_blocking(move || crate::enrich::enrich(item, &enricher)).await
-            {
-                Ok(e) => {
-                    Fault::crash_in(&ctx.cfg.fault, Stage::Enrich);
-                    e
-                }
-                Err(e) => {
-                    let f =
-                        StageFailure::new(ErrorClass::Rejected, format!("enricher crashed: {e}"));
-                    ctx.fail(&claim, Stage::Enrich, f).await;
-                    continue;
-                }
-            };
+        let work = tokio::task::spawn_blocking(move || crate::enrich::enrich(item, &enricher));
+        let enriched = match ctx.clock.time(Stage::Enrich, work).await {
+            Ok(e) => {
+                Fault::crash_in(&ctx.cfg.fault, Stage::Enrich);
+                e
+            }
+            Err(e) => {
+                let f = StageFailure::new(ErrorClass::Rejected, format!("enricher crashed: {e}"));
+                ctx.fail(&claim, Stage::Enrich, f).await;
+                continue;
+            }
+        };
         if !ctx
             .checkpoint(
                 &claim,
@@ -1096,7 +1107,8 @@ async fn store_stage(ctx: Arc<Ctx>, mut rx: mpsc::Receiver<Env<EnrichedDocument>
         let mut attempt = 0;
         let result = loop {
             attempt += 1;
-            match store_document(&ctx, &claim, &item).await {
+            let stored = store_document(&ctx, &claim, &item);
+            match ctx.clock.time(Stage::Store, stored).await {
                 Err(e) if e.class() == ErrorClass::Transient && attempt < STORE_ATTEMPTS => {
                     let wait = ctx.cfg.store_backoff * 2u32.pow(attempt - 1);
                     tracing::warn!(source = %claim.source, attempt, "store failed, retrying: {e}");

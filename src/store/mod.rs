@@ -53,7 +53,10 @@ fn looks_unreachable(msg: &str) -> bool {
         "connection error",
         "broken pipe",
         "unexpected eof",
+        "unexpectedeof",
+        "early eof",
         "io error",
+        "ioerror",
         "timed out",
         "timeout",
         "transport error",
@@ -249,6 +252,9 @@ mod error_tests {
             "IO error: Connection refused (os error 111)",
             "qdrant http://q:6334 collection c: upsert failed: status: Unavailable, transport error",
             "connection reset by peer",
+            // neo4rs reports a connection cut mid-stream by its Debug form
+            "stale edges of Chunk nodes: unexpected response for PULL: Err(IOError { detail: Kind(UnexpectedEof) })",
+            "cannot connect to bolt://127.0.0.1:1: an IO error occurred: early eof",
         ] {
             assert_eq!(StoreError::graph(msg.into()).class(), ErrorClass::Transient, "{msg}");
             assert_eq!(StoreError::vector(msg.into()).class(), ErrorClass::Transient, "{msg}");
