@@ -11,7 +11,9 @@ use serde::Serialize;
 use tokio::sync::watch;
 
 use crate::chunk::Chunker;
-use crate::cli::{Cli, Command, DlqCommand, EnqueueArgs, GlobalArgs, IngestArgs, WorkerArgs};
+use crate::cli::{
+    Cli, Command, DlqCommand, EnqueueArgs, GlobalArgs, IngestArgs, RefreshArgs, WorkerArgs,
+};
 use crate::config::PipelineConfig;
 use crate::fetch::{Fetcher, Source};
 use crate::pipeline::progress::Progress;
@@ -56,6 +58,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
         Some(Command::Enqueue(a)) => enqueue(&cli.global, &a).await,
         Some(Command::Worker(a)) => worker(&cli.global, &a).await,
         Some(Command::Dlq { command }) => dlq(&cli.global, command).await,
+        Some(Command::Refresh(a)) => refresh(&cli.global, &a).await,
+        Some(Command::Cleanup { older_than }) => cleanup(&cli.global, &older_than).await,
         None => ingest(&cli.global, &cli.ingest).await,
     }
 }
@@ -91,6 +95,16 @@ struct Opened {
 }
 
 impl Opened {
+    /// Remove a document from every store (every model's collection included); false when
+    /// the relational store had none.
+    async fn erase(&self, document_id: &str) -> Result<bool, crate::store::StoreError> {
+        for model in self.vectors.models().await? {
+            self.vectors.delete_document(&model, document_id).await?;
+        }
+        self.graph.delete_document(document_id).await?;
+        self.relational.delete_document(document_id).await
+    }
+
     async fn close(&self) {
         self.sqlite.close().await;
         if let Some(pg) = &self.postgres {
@@ -258,11 +272,7 @@ async fn delete(g: &GlobalArgs, target: &str) -> anyhow::Result<u8> {
         bail!("{target}: no such document id or source");
     };
     let source = st.document_source(&id).await?;
-    for model in st.vectors.models().await? {
-        st.vectors.delete_document(&model, &id).await?;
-    }
-    st.graph.delete_document(&id).await?;
-    st.relational.delete_document(&id).await?;
+    st.erase(&id).await?;
     let forgotten = st.jobs.forget(&id, source.as_deref()).await?;
     st.close().await;
     println!(
@@ -963,14 +973,19 @@ struct WorkerSummary {
     fatal: Option<String>,
 }
 
-async fn worker(g: &GlobalArgs, a: &WorkerArgs) -> anyhow::Result<u8> {
-    let mut types: Vec<DocType> = a
-        .types
+/// The pipelines of the types a worker or a refresh serves (default: every type), from
+/// `--pipeline` files or the bundled ones, and the one model they share.
+fn type_configs(
+    type_names: &[String],
+    pipelines: &[PathBuf],
+    model: Option<&str>,
+) -> anyhow::Result<(Vec<DocType>, Vec<(DocType, PipelineConfig)>, String)> {
+    let mut types: Vec<DocType> = type_names
         .iter()
         .map(|t| t.parse().map_err(anyhow::Error::msg))
         .collect::<anyhow::Result<_>>()?;
     let mut files: Vec<(DocType, PathBuf)> = Vec::new();
-    for f in &a.pipeline {
+    for f in pipelines {
         let c = PipelineConfig::load(f)?;
         files.push((c.doc_type().map_err(anyhow::Error::msg)?, f.clone()));
     }
@@ -985,7 +1000,7 @@ async fn worker(g: &GlobalArgs, a: &WorkerArgs) -> anyhow::Result<u8> {
             .iter()
             .find(|(ft, _)| ft == t)
             .map(|(_, f)| f.as_path());
-        configs.push((*t, load_pipeline(*t, file, a.model.as_deref())?));
+        configs.push((*t, load_pipeline(*t, file, model)?));
     }
     let model = configs[0].1.embed.model.clone();
     if let Some((t, c)) = configs.iter().find(|(_, c)| c.embed.model != model) {
@@ -995,6 +1010,11 @@ async fn worker(g: &GlobalArgs, a: &WorkerArgs) -> anyhow::Result<u8> {
             configs[0].0
         );
     }
+    Ok((types, configs, model))
+}
+
+async fn worker(g: &GlobalArgs, a: &WorkerArgs) -> anyhow::Result<u8> {
+    let (types, configs, model) = type_configs(&a.types, &a.pipeline, a.model.as_deref())?;
     let embedder = load_embedder(g, &model).await?;
     let first = &configs[0].1;
     let (_lock, st) = open_for_work(g, first, embedder.as_ref()).await?;
@@ -1225,4 +1245,223 @@ async fn watch_signals(tx: watch::Sender<bool>, progress: Progress) {
             std::process::exit(exit::INTERRUPTED as i32);
         }
     }
+}
+
+/// The database lock a refresh holds for its whole run.
+const REFRESH_LOCK: &str = "refresh";
+
+#[derive(Debug, Serialize)]
+struct RefreshSummary {
+    run_id: String,
+    revisited: u64,
+    added: u64,
+    unchanged: u64,
+    reingested: u64,
+    withdrawn: Vec<String>,
+    documents_rejected: u64,
+    documents_failed: u64,
+    documents_unfinished: u64,
+    chunks: u64,
+    elapsed_secs: f64,
+    interrupted: bool,
+    fatal: Option<String>,
+}
+
+async fn refresh(g: &GlobalArgs, a: &RefreshArgs) -> anyhow::Result<u8> {
+    let (types, configs, model) = type_configs(&a.types, &a.pipeline, a.model.as_deref())?;
+    let listed = match &a.list {
+        Some(list) => {
+            let [t] = types.as_slice() else {
+                bail!("refresh with a LIST needs exactly one --type: the type of its sources");
+            };
+            let (sources, bad) = read_list(list)?;
+            for b in &bad {
+                eprintln!("{b}");
+            }
+            Some((*t, sources, bad.len() as u64))
+        }
+        None => None,
+    };
+    // One refresh at a time: the lock lives in the database, so it holds across machines
+    // sharing PostgreSQL; a second trigger (cron fired twice) is a no-op.
+    let (locks, _db) = open_jobs(g, Some(&configs[0].1)).await?;
+    if let Some(h) = locks.try_lock(REFRESH_LOCK).await? {
+        eprintln!(
+            "refresh: another refresh holds the lock ({}, taken {}s ago); nothing to do",
+            h.owner,
+            (crate::store::sqlite::now_ms() - h.acquired_at).max(0) / 1000
+        );
+        return Ok(exit::OK);
+    }
+    let renew_locks = locks.clone();
+    let renew_every = lease(g) / 4;
+    let renewer = tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(renew_every.max(Duration::from_millis(50))).await;
+            match renew_locks.renew_lock(REFRESH_LOCK).await {
+                Ok(true) => {}
+                Ok(false) => tracing::error!("the refresh lock was taken over"),
+                Err(e) => tracing::warn!("cannot renew the refresh lock (will try again): {e}"),
+            }
+        }
+    });
+    let result = refresh_locked(g, a, &types, &configs, &model, listed).await;
+    renewer.abort();
+    if let Err(e) = locks.unlock(REFRESH_LOCK).await {
+        eprintln!("refresh: cannot release the lock (it expires on its own): {e}");
+    }
+    result
+}
+
+async fn refresh_locked(
+    g: &GlobalArgs,
+    a: &RefreshArgs,
+    types: &[DocType],
+    configs: &[(DocType, PipelineConfig)],
+    model: &str,
+    listed: Option<(DocType, Vec<String>, u64)>,
+) -> anyhow::Result<u8> {
+    let embedder = load_embedder(g, model).await?;
+    let first = &configs[0].1;
+    let (_lock, st) = open_for_work(g, first, embedder.as_ref()).await?;
+    let jobs = st.jobs.clone();
+    let run_id = format!(
+        "refresh-{}-{}",
+        crate::store::sqlite::now_ms(),
+        std::process::id()
+    );
+    let mut added = 0;
+    let mut withdrawn = Vec::new();
+    let mut bad_lines = 0;
+    let revisited = match &listed {
+        Some((t, sources, bad)) => {
+            bad_lines = *bad;
+            let priority = first.queue.priority_for(*t);
+            let stats = jobs.enqueue(&run_id, *t, priority, sources).await?;
+            added = stats.added;
+            // Known sources gone from the list leave every store; the job remembers when.
+            for m in jobs.missing(*t, sources).await? {
+                if let Some(id) = &m.document_id {
+                    st.erase(id).await?;
+                }
+                if jobs.mark_withdrawn(m.id).await? {
+                    eprintln!(
+                        "withdrawn: {} ({})",
+                        m.source,
+                        m.document_id.as_deref().unwrap_or("nothing stored")
+                    );
+                    withdrawn.push(m.source);
+                }
+            }
+            jobs.revisit(&run_id, &[*t], Some(sources)).await?
+        }
+        None => jobs.revisit(&run_id, types, None).await?,
+    };
+    let mut per_type = std::collections::HashMap::new();
+    for (t, c) in configs {
+        per_type.insert(*t, type_services(c, embedder.as_ref())?);
+    }
+    let services = Services {
+        jobs: jobs.clone(),
+        relational: st.relational.clone(),
+        graph: st.graph.clone(),
+        vectors: st.vectors.clone(),
+        types: per_type,
+        embedder,
+    };
+    let runner_cfg = runner_config(
+        g,
+        first,
+        a.concurrency,
+        Scope {
+            run_id: Some(run_id.clone()),
+            types: types.to_vec(),
+        },
+        true,
+        Duration::from_secs(1),
+        Duration::from_secs(a.grace_secs),
+    );
+    let progress = Progress::new(!a.no_progress);
+    progress.set_total(revisited + added);
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let signals = tokio::spawn(watch_signals(shutdown_tx, progress.clone()));
+    let report = runner::run(services, runner_cfg, progress, shutdown_rx).await;
+    signals.abort();
+    let unfinished: u64 = jobs
+        .run_states(&run_id)
+        .await?
+        .into_iter()
+        .filter(|(state, _)| state == "queued" || state == "running")
+        .map(|(_, n)| n as u64)
+        .sum();
+    st.close().await;
+    let summary = RefreshSummary {
+        run_id,
+        revisited,
+        added,
+        unchanged: report.unchanged,
+        reingested: report.ok,
+        withdrawn,
+        documents_rejected: report.rejected + bad_lines,
+        documents_failed: report.failed,
+        documents_unfinished: unfinished,
+        chunks: report.chunks,
+        elapsed_secs: report.elapsed.as_secs_f64(),
+        interrupted: report.interrupted,
+        fatal: report.fatal.clone(),
+    };
+    if a.json {
+        println!("{}", serde_json::to_string(&summary)?);
+    } else {
+        println!(
+            "refresh: {} revisited, {} new | {} unchanged, {} ingested, {} withdrawn, {} rejected, {} failed | chunks: {} | elapsed: {:.1}s",
+            summary.revisited,
+            summary.added,
+            summary.unchanged,
+            summary.reingested,
+            summary.withdrawn.len(),
+            summary.documents_rejected,
+            summary.documents_failed,
+            summary.chunks,
+            summary.elapsed_secs
+        );
+    }
+    if let Some(f) = &report.fatal {
+        eprintln!("error: {f}");
+        return Ok(exit::FATAL);
+    }
+    if report.interrupted {
+        eprintln!("interrupted: the next refresh resumes the unfinished documents");
+        return Ok(exit::INTERRUPTED);
+    }
+    if unfinished > 0 || summary.documents_rejected > 0 || summary.documents_failed > 0 {
+        return Ok(exit::SOME_FAILED);
+    }
+    Ok(exit::OK)
+}
+
+/// Dead jobs older than `older_than` go, with their checkpoints and any document they had
+/// partly stored (unless another job finished that document).
+async fn cleanup(g: &GlobalArgs, older_than: &str) -> anyhow::Result<u8> {
+    let age = parse_age(older_than)?;
+    let data = DataDir::new(&g.data_dir);
+    let _lock = data.lock()?;
+    let st = open_stores(g, &data, None).await?;
+    let gone = st.jobs.purge_dead(Some(age)).await?;
+    let mut erased = 0;
+    for (_, document_id) in &gone {
+        let Some(id) = document_id else { continue };
+        if st.jobs.document_done_elsewhere(id).await? {
+            continue;
+        }
+        if st.erase(id).await? {
+            erased += 1;
+        }
+    }
+    st.close().await;
+    println!(
+        "cleanup: removed {} dead job(s) older than {older_than} with their checkpoints, and {erased} partly stored document(s)",
+        gone.len()
+    );
+    Ok(exit::OK)
 }

@@ -167,6 +167,44 @@ pub struct WorkerArgs {
     pub json: bool,
 }
 
+#[derive(Debug, Args, Clone)]
+pub struct RefreshArgs {
+    /// Types to refresh (repeatable; default: every type). With a LIST, exactly one.
+    #[arg(long = "type", value_name = "TYPE")]
+    pub types: Vec<String>,
+
+    /// The current list of sources: those not yet known are added, those known are revisited,
+    /// and known sources missing from it are withdrawn. Without it, every known source of
+    /// the types is revisited and none is withdrawn.
+    #[arg(value_name = "LIST")]
+    pub list: Option<PathBuf>,
+
+    /// Pipeline file for its type (repeatable; default: the bundled pipelines/<type>.toml).
+    #[arg(long, value_name = "FILE")]
+    pub pipeline: Vec<PathBuf>,
+
+    /// Embedding model id, overriding the pipelines'.
+    #[arg(long)]
+    pub model: Option<String>,
+
+    /// Documents fetched and parsed at the same time.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub concurrency: u16,
+
+    /// After SIGTERM / Ctrl-C, how long documents in flight may take to reach a checkpoint,
+    /// seconds.
+    #[arg(long, default_value_t = 30)]
+    pub grace_secs: u64,
+
+    /// No progress bars.
+    #[arg(long)]
+    pub no_progress: bool,
+
+    /// Print the summary as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum DlqCommand {
     /// Dead jobs, newest first: source, type, stage, error class and reason.
@@ -203,6 +241,18 @@ pub enum Command {
     /// Claim and run queued jobs until stopped (or `--until-empty`). Several workers, on
     /// one machine or many (with PostgreSQL as the relational store), share one queue.
     Worker(WorkerArgs),
+    /// Revisit known sources (for a nightly cron job): unchanged ones are skipped without
+    /// parsing (conditional GET, content hash), changed ones re-ingested with their superseded
+    /// chunks removed (a newer norm version closes the old one's validity instead), sources
+    /// gone from LIST withdrawn. One refresh at a time per database.
+    Refresh(RefreshArgs),
+    /// Remove dead jobs older than `--older-than` with their checkpoints and whatever they
+    /// had partly stored.
+    Cleanup {
+        /// Age of the dead letters to remove: 90s, 30m, 24h, 7d.
+        #[arg(long, value_name = "AGE")]
+        older_than: String,
+    },
     /// Dead letters: jobs rejected or out of retries.
     Dlq {
         #[command(subcommand)]

@@ -147,6 +147,25 @@ fn normalize_path(p: &Path) -> PathBuf {
     out
 }
 
+/// HTTP cache validators of a fetched body (for a conditional GET next time).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Validators {
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+}
+
+/// The answer to a conditional fetch.
+#[derive(Debug)]
+pub enum Fetched {
+    Body {
+        bytes: Vec<u8>,
+        /// What the server said about this body (none for files).
+        validators: Validators,
+    },
+    /// The server confirmed the body is the one these validators describe (HTTP 304).
+    NotModified,
+}
+
 /// Fetches sources with size caps, timeouts and a small retry loop for transient failures.
 #[derive(Clone)]
 pub struct Fetcher {
@@ -189,13 +208,30 @@ impl Fetcher {
     }
 
     pub async fn fetch(&self, source: &Source) -> Result<Vec<u8>, FetchError> {
+        match self.fetch_if_changed(source, &Validators::default()).await? {
+            Fetched::Body { bytes, .. } => Ok(bytes),
+            // Without validators no server answers 304; one that does is broken.
+            Fetched::NotModified => Err(FetchError::HttpStatus { status: 304 }),
+        }
+    }
+
+    /// Fetch `source`, conditionally on `known` validators for HTTP (If-None-Match,
+    /// If-Modified-Since): a 304 answer is [`Fetched::NotModified`]. Files are always read.
+    pub async fn fetch_if_changed(
+        &self,
+        source: &Source,
+        known: &Validators,
+    ) -> Result<Fetched, FetchError> {
         match source {
-            Source::File(p) => self.read_file(p).await,
+            Source::File(p) => Ok(Fetched::Body {
+                bytes: self.read_file(p).await?,
+                validators: Validators::default(),
+            }),
             Source::Http(u) => {
                 let mut attempt = 0;
                 loop {
                     attempt += 1;
-                    match self.get(u).await {
+                    match self.get(u, known).await {
                         Err(e) if e.class() == ErrorClass::Transient && attempt < self.attempts => {
                             let exp = self.base_backoff * 2u32.pow(attempt - 1);
                             let jitter = rand::thread_rng().gen_range(0.75..1.25);
@@ -253,11 +289,21 @@ impl Fetcher {
         Ok(bytes)
     }
 
-    async fn get(&self, url: &Url) -> Result<Vec<u8>, FetchError> {
+    async fn get(&self, url: &Url, known: &Validators) -> Result<Fetched, FetchError> {
         let started = std::time::Instant::now();
         let map = |e: reqwest::Error| self.map_reqwest(e, started);
-        let mut resp = self.client.get(url.clone()).send().await.map_err(map)?;
+        let mut req = self.client.get(url.clone());
+        if let Some(etag) = &known.etag {
+            req = req.header(reqwest::header::IF_NONE_MATCH, etag);
+        }
+        if let Some(lm) = &known.last_modified {
+            req = req.header(reqwest::header::IF_MODIFIED_SINCE, lm);
+        }
+        let mut resp = req.send().await.map_err(map)?;
         let status = resp.status().as_u16();
+        if status == 304 && (known.etag.is_some() || known.last_modified.is_some()) {
+            return Ok(Fetched::NotModified);
+        }
         if !resp.status().is_success() {
             return Err(FetchError::HttpStatus { status });
         }
@@ -269,6 +315,16 @@ impl Fetcher {
                 });
             }
         }
+        let header = |name: reqwest::header::HeaderName| {
+            resp.headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        };
+        let validators = Validators {
+            etag: header(reqwest::header::ETAG),
+            last_modified: header(reqwest::header::LAST_MODIFIED),
+        };
         let mut body = Vec::new();
         while let Some(chunk) = resp.chunk().await.map_err(map)? {
             if body.len() as u64 + chunk.len() as u64 > self.max_bytes {
@@ -282,7 +338,10 @@ impl Fetcher {
         if body.is_empty() {
             return Err(FetchError::Empty);
         }
-        Ok(body)
+        Ok(Fetched::Body {
+            bytes: body,
+            validators,
+        })
     }
 }
 

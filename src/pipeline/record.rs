@@ -123,6 +123,31 @@ pub struct DocumentInfo {
 }
 
 impl DocumentInfo {
+    /// For a norm version: the date from which this text is in force (ISO), taken from a
+    /// Normattiva export's `VIGENZA_YYYYMMDD` file name, else from the `@YYYY-MM-DD` of its
+    /// FRBR expression URI. `None` for other documents and for norms that carry neither.
+    pub fn valid_from(&self) -> Option<String> {
+        if self.doc_type != DocType::Norm {
+            return None;
+        }
+        let name = self.source.rsplit('/').next().unwrap_or(&self.source);
+        if let Some(i) = name.to_ascii_uppercase().find("VIGENZA_") {
+            let digits: String = name[i + 8..].chars().take(8).collect();
+            if let Some(d) = iso_date(&digits[..digits.len().min(4)], digits.get(4..6), digits.get(6..8)) {
+                return Some(d);
+            }
+        }
+        [&self.meta.expression_this, &self.meta.expression_uri]
+            .into_iter()
+            .flatten()
+            .find_map(|uri| {
+                let after = &uri[uri.find('@')? + 1..];
+                let d = after.get(..10)?;
+                iso_date(d.get(..4)?, d.get(5..7), d.get(8..10))
+                    .filter(|_| d.as_bytes()[4] == b'-' && d.as_bytes()[7] == b'-')
+            })
+    }
+
     /// The first metadata value under `key`.
     pub fn meta_value(&self, key: &str) -> Option<&str> {
         self.metadata
@@ -334,5 +359,59 @@ mod tests {
     fn doc_type_parses() {
         assert_eq!("norm".parse::<DocType>().unwrap(), DocType::Norm);
         assert!("statute".parse::<DocType>().is_err());
+    }
+}
+
+/// `YYYY-MM-DD` from its parts when they are a plausible calendar date.
+fn iso_date(y: &str, m: Option<&str>, d: Option<&str>) -> Option<String> {
+    let (m, d) = (m?, d?);
+    let ok = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_digit());
+    if !(ok(y, 4) && ok(m, 2) && ok(d, 2)) {
+        return None;
+    }
+    let (mm, dd): (u32, u32) = (m.parse().ok()?, d.parse().ok()?);
+    ((1..=12).contains(&mm) && (1..=31).contains(&dd)).then(|| format!("{y}-{m}-{d}"))
+}
+
+#[cfg(test)]
+mod validity_tests {
+    use super::*;
+
+    fn norm(source: &str, expression: Option<&str>) -> DocumentInfo {
+        DocumentInfo {
+            id: "x".into(),
+            source: source.into(),
+            doc_type: DocType::Norm,
+            content_hash: String::new(),
+            bytes: 0,
+            title: None,
+            meta: NormMeta {
+                expression_this: expression.map(str::to_string),
+                ..Default::default()
+            },
+            metadata: vec![],
+            text: None,
+        }
+    }
+
+    #[test]
+    fn a_norm_version_is_in_force_from_its_vigenza_or_expression_date() {
+        let cad = norm(
+            "/data/20050516_005G0104_VIGENZA_20250130.xml",
+            Some("/akn/it/act/decreto_legislativo/stato/2005-03-07/82/ita@2024-01-01/!main"),
+        );
+        assert_eq!(cad.valid_from().as_deref(), Some("2025-01-30"));
+        let expr = norm(
+            "a.xml",
+            Some("/akn/it/act/legge/stato/2007-05-04/56/ita@2007-05-06/!main"),
+        );
+        assert_eq!(expr.valid_from().as_deref(), Some("2007-05-06"));
+        // An expression without a date, a bad date, or no expression: no validity.
+        assert_eq!(norm("a.xml", Some("/akn/za/by-law/x/main/eng@")).valid_from(), None);
+        assert_eq!(norm("a_VIGENZA_20251399.xml", None).valid_from(), None);
+        assert_eq!(norm("a.xml", None).valid_from(), None);
+        let mut doctrine = expr.clone();
+        doctrine.doc_type = DocType::Doctrine;
+        assert_eq!(doctrine.valid_from(), None);
     }
 }

@@ -20,7 +20,7 @@ use super::record::{
 use super::retry::RetryPolicy;
 use crate::chunk::Chunker;
 use crate::embed::Embedder;
-use crate::fetch::{Fetcher, Source};
+use crate::fetch::{Fetched, Fetcher, Source, Validators};
 use crate::store::jobs::{AfterFailure, Claim, Jobs, Scope};
 use crate::store::{GraphStore, RelationalStore, StoreError, VectorStore};
 
@@ -147,6 +147,8 @@ pub enum Outcome {
     Done {
         chunks: u64,
     },
+    /// A refresh found the source unchanged: nothing ran past the fetch.
+    Unchanged,
     /// A transient failure: the document is back in the queue, due after `delay`.
     Retrying {
         source: String,
@@ -168,6 +170,8 @@ pub enum Outcome {
 #[derive(Debug, Default, Clone)]
 pub struct RunReport {
     pub ok: u64,
+    /// Refreshed sources found unchanged (skipped without parsing).
+    pub unchanged: u64,
     pub rejected: u64,
     pub failed: u64,
     pub retried: u64,
@@ -196,6 +200,8 @@ struct Ctx {
     in_flight: AtomicUsize,
     settled: tokio::sync::Notify,
     clock: super::clock::StageClock,
+    /// HTTP validators of the bodies fetched in this run, by job, until the job is stored.
+    validators: Mutex<HashMap<i64, Validators>>,
 }
 
 impl Ctx {
@@ -367,6 +373,7 @@ pub async fn run(
         in_flight: AtomicUsize::new(0),
         settled: tokio::sync::Notify::new(),
         clock: Default::default(),
+        validators: Mutex::new(HashMap::new()),
     });
 
     // An outside shutdown request (signal) stops the feeder like a fatal error does.
@@ -489,6 +496,7 @@ async fn collect(mut rx: mpsc::Receiver<Outcome>, progress: Progress) -> RunRepo
                 r.ok += 1;
                 r.chunks += chunks;
             }
+            Outcome::Unchanged => r.unchanged += 1,
             Outcome::Retrying {
                 source,
                 stage,
@@ -714,7 +722,16 @@ async fn parse_worker(
             .time(Stage::Parse, fetch_and_parse(&ctx, &claim))
             .await
         {
-            Ok((doc, bytes)) => {
+            Ok(Parsed::Unchanged(validators)) => {
+                if let Err(e) = ctx.svc.jobs.finish_unchanged(&claim, &validators).await {
+                    ctx.fail(&claim, Stage::Parse, StageFailure::from_error(&e))
+                        .await;
+                    continue;
+                }
+                ctx.settle();
+                let _ = ctx.outcomes.send(Outcome::Unchanged).await;
+            }
+            Ok(Parsed::Document(doc, bytes)) => {
                 if !ctx
                     .checkpoint_encoded(&claim, Stage::Parse, bytes, &doc.info.id, None)
                     .await
@@ -732,7 +749,15 @@ async fn parse_worker(
 
 /// Fetch, then parse on the blocking pool (also encoding the checkpoint there), within the
 /// type's soft time limit.
-async fn fetch_and_parse(ctx: &Ctx, claim: &Claim) -> Result<(Document, Vec<u8>), StageFailure> {
+/// What the parse stage made of a claimed source.
+enum Parsed {
+    /// The document and its encoded checkpoint.
+    Document(Document, Vec<u8>),
+    /// A refresh found the source as it was stored last (HTTP 304, or the same content hash).
+    Unchanged(Validators),
+}
+
+async fn fetch_and_parse(ctx: &Ctx, claim: &Claim) -> Result<Parsed, StageFailure> {
     let types = ctx.svc.of(claim.doc_type).ok_or_else(|| {
         StageFailure::new(
             ErrorClass::Fatal,
@@ -760,13 +785,32 @@ async fn fetch_and_parse_inner(
     ctx: &Ctx,
     claim: &Claim,
     types: &TypeServices,
-) -> Result<(Document, Vec<u8>), StageFailure> {
+) -> Result<Parsed, StageFailure> {
     let source = Source::from_key(&claim.source).map_err(|e| StageFailure::from_error(&e))?;
-    let bytes = types
+    // A refresh asks the server whether the body changed since it was stored; without a
+    // stored content hash there is nothing to compare with, so it fetches in full.
+    let revisit = claim.refresh && claim.content_hash.is_some();
+    let known = if revisit {
+        claim.validators.clone()
+    } else {
+        Validators::default()
+    };
+    let fetched = types
         .fetcher
-        .fetch(&source)
+        .fetch_if_changed(&source, &known)
         .await
         .map_err(|e| StageFailure::from_error(&e))?;
+    let (bytes, validators) = match fetched {
+        Fetched::NotModified => return Ok(Parsed::Unchanged(Validators::default())),
+        Fetched::Body { bytes, validators } => (bytes, validators),
+    };
+    if revisit && claim.content_hash.as_deref() == Some(&crate::parse::sha256_hex(&bytes)) {
+        return Ok(Parsed::Unchanged(validators));
+    }
+    ctx.validators
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(claim.id, validators);
     let doc_type = claim.doc_type;
     let key = claim.source.clone();
     let fault = ctx.cfg.fault.clone();
@@ -787,7 +831,7 @@ async fn fetch_and_parse_inner(
         Fault::crash_in(&fault, Stage::Parse);
         let encoded = bincode::serialize(&doc)
             .map_err(|e| StageFailure::new(ErrorClass::Fatal, format!("encode checkpoint: {e}")))?;
-        Ok((doc, encoded))
+        Ok(Parsed::Document(doc, encoded))
     })
     .await
     .map_err(|e| StageFailure::new(ErrorClass::Rejected, format!("parser crashed: {e}")))?
@@ -1119,10 +1163,18 @@ async fn store_stage(ctx: Arc<Ctx>, mut rx: mpsc::Receiver<Env<EnrichedDocument>
         };
         match result {
             Ok(()) => {
+                // Validators only when this run fetched the body (a resumed job has none:
+                // the next refresh then compares content hashes).
+                let validators = ctx
+                    .validators
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .remove(&claim.id)
+                    .unwrap_or_default();
                 if let Err(e) = ctx
                     .svc
                     .jobs
-                    .finish(&claim, &item.info.id, &item.info.content_hash)
+                    .finish(&claim, &item.info.id, &item.info.content_hash, &validators)
                     .await
                 {
                     ctx.set_fatal(format!("{}: store checkpoint failed: {e}", claim.source));
@@ -1183,7 +1235,16 @@ async fn store_document(
         .as_deref()
         .filter(|old| *old != doc.info.id)
     {
-        delete_everywhere(svc, old).await?;
+        // A newer version of a norm that carries validity dates: the old version stays,
+        // in force until the new one's date.
+        let new_from = doc.info.valid_from();
+        let old_from = svc.relational.validity(old).await?.and_then(|v| v.0);
+        match (old_from, new_from) {
+            (Some(o), Some(n)) if n > o => svc.relational.close_validity(old, &n).await?,
+            _ => {
+                delete_everywhere(svc, old).await?;
+            }
+        }
     }
     Ok(())
 }

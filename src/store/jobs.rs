@@ -38,6 +38,54 @@ pub struct Claim {
     pub suspect: bool,
     /// Times a holder died while running this job alone.
     pub crashes: i64,
+    /// A refresh revisit: skip the document if its source did not change since `content_hash`.
+    pub refresh: bool,
+    /// Hash of the bytes last stored from this source, and the HTTP validators that came
+    /// with them (for a conditional GET).
+    pub content_hash: Option<String>,
+    pub validators: Validators,
+}
+
+pub use crate::fetch::Validators;
+
+/// A job whose source is gone from a refresh list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Missing {
+    pub id: i64,
+    pub source: String,
+    pub document_id: Option<String>,
+}
+
+/// Who holds a database lock, and since when (epoch ms).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LockHolder {
+    pub owner: String,
+    pub acquired_at: i64,
+}
+
+/// Whether a lease owner (`host-pid-nonce`) is a process of this host that no longer exists.
+pub(crate) fn owner_died_here(owner: &str, me: &str) -> bool {
+    let mut parts = owner.rsplitn(3, '-');
+    let (Some(_nonce), Some(pid), Some(h)) = (parts.next(), parts.next(), parts.next()) else {
+        return false;
+    };
+    if h != host_name() || owner == me {
+        return false;
+    }
+    pid.parse::<u32>()
+        .map(|p| !std::path::Path::new(&format!("/proc/{p}")).exists())
+        .unwrap_or(false)
+}
+
+/// What a refresh revisit sets on a job: queued from the parse stage with a fresh retry
+/// budget; `refresh` only for a job that was done (a dead one is simply tried again).
+/// Shared by the SQLite and PostgreSQL job stores (`{T}` is the true literal).
+pub(crate) fn revisit_set(t: &str) -> String {
+    format!(
+        "refresh = CASE WHEN state = 'done' THEN {t} ELSE refresh END,
+         suspect = CASE WHEN state = 'dead' AND crashes > 0 THEN {t} ELSE suspect END,
+         state = 'queued', stage_done = 0, retries = 0, crashes = 0, dead_at = NULL"
+    )
 }
 
 /// Which jobs a claimer takes: those of one run (the one-machine shortcut) or any (a worker),
@@ -207,7 +255,6 @@ impl JobStore {
     /// Jobs left `running` by a process of this host that no longer exists go back to the
     /// queue at once instead of waiting for their lease to expire.
     pub async fn release_dead_local_leases(&self) -> Result<u64, StoreError> {
-        let host = host_name();
         let rows = sqlx::query("SELECT id, lease_owner FROM jobs WHERE state = 'running'")
             .fetch_all(&self.pool)
             .await?;
@@ -216,19 +263,7 @@ impl JobStore {
             let id: i64 = r.get("id");
             let owner: Option<String> = r.get("lease_owner");
             let Some(owner) = owner else { continue };
-            let mut parts = owner.rsplitn(3, '-');
-            let (Some(_nonce), Some(pid), Some(h)) = (parts.next(), parts.next(), parts.next())
-            else {
-                continue;
-            };
-            if h != host || owner == self.owner {
-                continue;
-            }
-            let alive = pid
-                .parse::<u32>()
-                .map(|p| std::path::Path::new(&format!("/proc/{p}")).exists())
-                .unwrap_or(true);
-            if !alive {
+            if owner_died_here(&owner, &self.owner) {
                 // The holder died with it: it runs alone next time, and if it was already
                 // running alone, it is the one that killed the process.
                 released += sqlx::query(
@@ -263,7 +298,7 @@ impl JobStore {
                                 OR (state = 'running' AND lease_expires_at < {now} AND lease_owner != ?1))
                          ORDER BY priority DESC, due_at, id LIMIT 1)
              RETURNING id, source, doc_type, stage_done, lease_epoch, model_id, attempts, document_id,
-               retries, suspect, crashes",
+               retries, suspect, crashes, refresh, content_hash, etag, last_modified",
             now = SQL_NOW
         );
         let row = sqlx::query(&sql)
@@ -290,6 +325,12 @@ impl JobStore {
             retries: r.get("retries"),
             suspect: r.get::<i64, _>("suspect") != 0,
             crashes: r.get("crashes"),
+            refresh: r.get::<i64, _>("refresh") != 0,
+            content_hash: r.get("content_hash"),
+            validators: Validators {
+                etag: r.get("etag"),
+                last_modified: r.get("last_modified"),
+            },
         }))
     }
 
@@ -545,6 +586,7 @@ impl JobStore {
         claim: &Claim,
         document_id: &str,
         content_hash: &str,
+        validators: &Validators,
     ) -> Result<(), StoreError> {
         let mut tx = write_tx(&self.pool).await?;
         self.check_lease(&mut tx, claim).await?;
@@ -552,11 +594,15 @@ impl JobStore {
             "UPDATE jobs SET stage_done = ?, state = 'done', document_id = ?, content_hash = ?,
                lease_owner = NULL, lease_expires_at = NULL, last_error = NULL,
                last_error_stage = NULL, last_error_class = NULL, suspect = 0, isolated = 0,
-               crashes = 0 WHERE id = ?",
+               crashes = 0, refresh = 0, etag = ?, last_modified = ?, checked_at = ?,
+               withdrawn_at = NULL WHERE id = ?",
         )
         .bind(Stage::Store.index())
         .bind(document_id)
         .bind(content_hash)
+        .bind(&validators.etag)
+        .bind(&validators.last_modified)
+        .bind(now_ms())
         .bind(claim.id)
         .execute(&mut *tx)
         .await?;
@@ -566,6 +612,212 @@ impl JobStore {
             .await?;
         count_stage(&mut tx, Stage::Store, false).await?;
         tx.commit().await?;
+        Ok(())
+    }
+
+    /// A refresh found the source unchanged: the job is done again without any stage
+    /// running; fresh validators (from a full 200 answer) replace the stored ones.
+    pub async fn finish_unchanged(
+        &self,
+        claim: &Claim,
+        validators: &Validators,
+    ) -> Result<(), StoreError> {
+        let mut tx = write_tx(&self.pool).await?;
+        self.check_lease(&mut tx, claim).await?;
+        sqlx::query(
+            "UPDATE jobs SET stage_done = ?, state = 'done', refresh = 0, checked_at = ?,
+               etag = COALESCE(?, etag), last_modified = COALESCE(?, last_modified),
+               lease_owner = NULL, lease_expires_at = NULL, last_error = NULL,
+               last_error_stage = NULL, last_error_class = NULL, suspect = 0, isolated = 0,
+               crashes = 0 WHERE id = ?",
+        )
+        .bind(Stage::Store.index())
+        .bind(now_ms())
+        .bind(&validators.etag)
+        .bind(&validators.last_modified)
+        .bind(claim.id)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM job_payloads WHERE job_id = ?")
+            .bind(claim.id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Queue known sources of `types` for a refresh in `run_id`: done ones are revisited
+    /// (conditional fetch, skipped when unchanged), dead ones tried again. `sources` limits
+    /// it to those sources; withdrawn sources are not revisited. Returns how many were queued.
+    pub async fn revisit(
+        &self,
+        run_id: &str,
+        types: &[DocType],
+        sources: Option<&[String]>,
+    ) -> Result<u64, StoreError> {
+        let scope = Scope {
+            run_id: None,
+            types: types.to_vec(),
+        };
+        let sql = format!(
+            "UPDATE jobs SET {set}, run_id = ?1, due_at = {SQL_NOW}, updated_at = {SQL_NOW}
+             WHERE (state = 'dead' OR (state = 'done' AND withdrawn_at IS NULL))
+               AND (?2 = '' OR instr(?2, ',' || doc_type || ',') > 0)
+               AND (?3 IS NULL OR source = ?3)",
+            set = revisit_set("1")
+        );
+        let mut n = 0;
+        let mut tx = write_tx(&self.pool).await?;
+        match sources {
+            None => {
+                n += sqlx::query(&sql)
+                    .bind(run_id)
+                    .bind(scope.types_csv())
+                    .bind(None::<String>)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+            }
+            Some(list) => {
+                for source in list {
+                    n += sqlx::query(&sql)
+                        .bind(run_id)
+                        .bind(scope.types_csv())
+                        .bind(source)
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected();
+                }
+            }
+        }
+        tx.commit().await?;
+        Ok(n)
+    }
+
+    /// Sources listed again after they were withdrawn start over (nothing of them is stored).
+    pub async fn reinstate(&self, doc_type: DocType, sources: &[String]) -> Result<u64, StoreError> {
+        let mut n = 0;
+        let mut tx = write_tx(&self.pool).await?;
+        for source in sources {
+            n += sqlx::query(&format!(
+                "UPDATE jobs SET withdrawn_at = NULL, state = 'queued', stage_done = 0, refresh = 0,
+                   content_hash = NULL, etag = NULL, last_modified = NULL, document_id = NULL,
+                   retries = 0, due_at = {SQL_NOW}, updated_at = {SQL_NOW}
+                 WHERE source = ? AND doc_type = ? AND withdrawn_at IS NOT NULL"
+            ))
+            .bind(source)
+            .bind(doc_type.as_str())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        }
+        tx.commit().await?;
+        Ok(n)
+    }
+
+    /// Finished jobs of `doc_type` (done or dead, not yet withdrawn) whose source is not in
+    /// `keep`. Jobs queued or running belong to some worker and are left alone.
+    pub async fn missing(&self, doc_type: DocType, keep: &[String]) -> Result<Vec<Missing>, StoreError> {
+        let keep: std::collections::HashSet<&str> = keep.iter().map(String::as_str).collect();
+        let rows = sqlx::query(
+            "SELECT id, source, document_id FROM jobs WHERE doc_type = ? AND withdrawn_at IS NULL
+               AND state IN ('done', 'dead') ORDER BY id",
+        )
+        .bind(doc_type.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| Missing {
+                id: r.get("id"),
+                source: r.get("source"),
+                document_id: r.get("document_id"),
+            })
+            .filter(|m| !keep.contains(m.source.as_str()))
+            .collect())
+    }
+
+    /// Mark a job withdrawn (its document has been removed from the stores). Only a job
+    /// still finished is marked: one a worker picked up meanwhile is left to it.
+    pub async fn mark_withdrawn(&self, id: i64) -> Result<bool, StoreError> {
+        let sql = format!(
+            "UPDATE jobs SET withdrawn_at = {SQL_NOW}, updated_at = {SQL_NOW}, state = 'done',
+               dead_at = NULL, refresh = 0, content_hash = NULL, etag = NULL, last_modified = NULL
+             WHERE id = ? AND state IN ('done', 'dead')"
+        );
+        let n = sqlx::query(&sql).bind(id).execute(&self.pool).await?;
+        sqlx::query("DELETE FROM job_payloads WHERE job_id = ?")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(n.rows_affected() > 0)
+    }
+
+    /// Whether a job that is done (not withdrawn) produced this document.
+    pub async fn document_done_elsewhere(&self, document_id: &str) -> Result<bool, StoreError> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM jobs WHERE document_id = ? AND state = 'done' AND withdrawn_at IS NULL",
+        )
+        .bind(document_id)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(n > 0)
+    }
+
+    /// Take the lock `name` for this process, unless a live holder has it: then its holder.
+    /// A holder's lease runs on the database clock; a lease that expired, or a holder on this
+    /// host whose process is gone, loses the lock.
+    pub async fn try_lock(&self, name: &str) -> Result<Option<LockHolder>, StoreError> {
+        let mut tx = write_tx(&self.pool).await?;
+        let row = sqlx::query(&format!(
+            "SELECT owner, acquired_at, expires_at < {SQL_NOW} AS expired FROM locks WHERE name = ?"
+        ))
+        .bind(name)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some(r) = row {
+            let owner: String = r.get("owner");
+            let expired: i64 = r.get("expired");
+            if expired == 0 && owner != self.owner && !owner_died_here(&owner, &self.owner) {
+                return Ok(Some(LockHolder {
+                    owner,
+                    acquired_at: r.get("acquired_at"),
+                }));
+            }
+        }
+        sqlx::query(&format!(
+            "INSERT INTO locks (name, owner, acquired_at, expires_at)
+             VALUES (?1, ?2, {SQL_NOW}, {SQL_NOW} + ?3)
+             ON CONFLICT(name) DO UPDATE SET owner = excluded.owner,
+               acquired_at = excluded.acquired_at, expires_at = excluded.expires_at"
+        ))
+        .bind(name)
+        .bind(&self.owner)
+        .bind(self.lease.as_millis() as i64)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(None)
+    }
+
+    /// Extend a lock this process holds; false if it lost it.
+    pub async fn renew_lock(&self, name: &str) -> Result<bool, StoreError> {
+        let sql = format!("UPDATE locks SET expires_at = {SQL_NOW} + ? WHERE name = ? AND owner = ?");
+        let n = sqlx::query(&sql)
+            .bind(self.lease.as_millis() as i64)
+            .bind(name)
+            .bind(&self.owner)
+            .execute(&self.pool)
+            .await?;
+        Ok(n.rows_affected() > 0)
+    }
+
+    pub async fn unlock(&self, name: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM locks WHERE name = ? AND owner = ?")
+            .bind(name)
+            .bind(&self.owner)
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 
@@ -711,6 +963,8 @@ impl Jobs {
         priority: i64,
         sources: &[String],
     ) -> Result<EnqueueStats, StoreError> {
+        // A withdrawn source listed again starts over; it then counts as queued, not done.
+        self.reinstate(doc_type, sources).await?;
         both!(self, j => j.enqueue(run_id, doc_type, priority, sources).await)
     }
 
@@ -720,6 +974,51 @@ impl Jobs {
 
     pub async fn claim_next(&self, scope: &Scope) -> Result<Option<Claim>, StoreError> {
         both!(self, j => j.claim_next(scope).await)
+    }
+
+    pub async fn finish_unchanged(
+        &self,
+        claim: &Claim,
+        validators: &Validators,
+    ) -> Result<(), StoreError> {
+        both!(self, j => j.finish_unchanged(claim, validators).await)
+    }
+
+    pub async fn revisit(
+        &self,
+        run_id: &str,
+        types: &[DocType],
+        sources: Option<&[String]>,
+    ) -> Result<u64, StoreError> {
+        both!(self, j => j.revisit(run_id, types, sources).await)
+    }
+
+    pub async fn reinstate(&self, doc_type: DocType, sources: &[String]) -> Result<u64, StoreError> {
+        both!(self, j => j.reinstate(doc_type, sources).await)
+    }
+
+    pub async fn missing(&self, doc_type: DocType, keep: &[String]) -> Result<Vec<Missing>, StoreError> {
+        both!(self, j => j.missing(doc_type, keep).await)
+    }
+
+    pub async fn mark_withdrawn(&self, id: i64) -> Result<bool, StoreError> {
+        both!(self, j => j.mark_withdrawn(id).await)
+    }
+
+    pub async fn try_lock(&self, name: &str) -> Result<Option<LockHolder>, StoreError> {
+        both!(self, j => j.try_lock(name).await)
+    }
+
+    pub async fn document_done_elsewhere(&self, document_id: &str) -> Result<bool, StoreError> {
+        both!(self, j => j.document_done_elsewhere(document_id).await)
+    }
+
+    pub async fn renew_lock(&self, name: &str) -> Result<bool, StoreError> {
+        both!(self, j => j.renew_lock(name).await)
+    }
+
+    pub async fn unlock(&self, name: &str) -> Result<(), StoreError> {
+        both!(self, j => j.unlock(name).await)
     }
 
     pub async fn mark_isolated(&self, claim: &Claim) -> Result<(), StoreError> {
@@ -777,8 +1076,9 @@ impl Jobs {
         claim: &Claim,
         document_id: &str,
         content_hash: &str,
+        validators: &Validators,
     ) -> Result<(), StoreError> {
-        both!(self, j => j.finish(claim, document_id, content_hash).await)
+        both!(self, j => j.finish(claim, document_id, content_hash, validators).await)
     }
 
     pub async fn fail(

@@ -154,6 +154,13 @@ pub trait RelationalStore: Send + Sync {
     async fn chunk_ids(&self, document_id: &str) -> Result<Vec<String>, StoreError>;
     /// Upsert the document and its chunks; chunks of this document not in `doc` are removed.
     async fn upsert_document(&self, doc: &EnrichedDocument) -> Result<(), StoreError>;
+    /// A stored document's validity (valid_from, valid_to), if the document exists.
+    async fn validity(
+        &self,
+        document_id: &str,
+    ) -> Result<Option<(Option<String>, Option<String>)>, StoreError>;
+    /// A newer version is in force from `valid_to`: close this one (document and chunks).
+    async fn close_validity(&self, document_id: &str, valid_to: &str) -> Result<(), StoreError>;
     async fn count_documents(&self) -> Result<u64, StoreError>;
     /// Ids of stored documents whose vectors come from another model than `model_id`.
     async fn documents_not_on_model(&self, model_id: &str) -> Result<Vec<String>, StoreError>;

@@ -12,7 +12,10 @@ use std::time::Duration;
 
 use sqlx::{PgConnection, PgPool, Row};
 
-use super::jobs::{lease_owner, AfterFailure, Claim, DeadJob, EnqueueStats, Pending, Scope};
+use super::jobs::{
+    lease_owner, owner_died_here, revisit_set, AfterFailure, Claim, DeadJob, EnqueueStats,
+    LockHolder, Missing, Pending, Scope, Validators,
+};
 use super::StoreError;
 use crate::pipeline::error::ErrorClass;
 use crate::pipeline::record::{DocType, Stage};
@@ -129,7 +132,6 @@ impl PgJobStore {
     /// Jobs left `running` by a process of this host that no longer exists go back to the
     /// queue at once instead of waiting for their lease to expire.
     pub async fn release_dead_local_leases(&self) -> Result<u64, StoreError> {
-        let host = host_name();
         let rows = sqlx::query("SELECT id, lease_owner FROM jobs WHERE state = 'running'")
             .fetch_all(&self.pool)
             .await?;
@@ -138,19 +140,7 @@ impl PgJobStore {
             let id: i64 = r.get("id");
             let owner: Option<String> = r.get("lease_owner");
             let Some(owner) = owner else { continue };
-            let mut parts = owner.rsplitn(3, '-');
-            let (Some(_nonce), Some(pid), Some(h)) = (parts.next(), parts.next(), parts.next())
-            else {
-                continue;
-            };
-            if h != host || owner == self.owner {
-                continue;
-            }
-            let alive = pid
-                .parse::<u32>()
-                .map(|p| std::path::Path::new(&format!("/proc/{p}")).exists())
-                .unwrap_or(true);
-            if !alive {
+            if owner_died_here(&owner, &self.owner) {
                 // Only if that owner still holds it: another host may have taken it over since.
                 released += sqlx::query(
                     "UPDATE jobs SET state = 'queued', lease_owner = NULL, lease_expires_at = NULL,
@@ -192,7 +182,8 @@ impl PgJobStore {
                isolated = FALSE
              FROM next WHERE j.id = next.id
              RETURNING j.id, j.source, j.doc_type, j.stage_done, j.lease_epoch, j.model_id, j.attempts,
-               j.document_id, j.retries, j.suspect, j.crashes",
+               j.document_id, j.retries, j.suspect, j.crashes, j.refresh, j.content_hash, j.etag,
+               j.last_modified",
         )
         // Documents this process already holds are in its pipeline, not abandoned.
         .bind(&self.owner)
@@ -217,6 +208,12 @@ impl PgJobStore {
             retries: r.get("retries"),
             suspect: r.get("suspect"),
             crashes: r.get("crashes"),
+            refresh: r.get("refresh"),
+            content_hash: r.get("content_hash"),
+            validators: Validators {
+                etag: r.get("etag"),
+                last_modified: r.get("last_modified"),
+            },
         }))
     }
 
@@ -440,6 +437,7 @@ impl PgJobStore {
         claim: &Claim,
         document_id: &str,
         content_hash: &str,
+        validators: &Validators,
     ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
         self.check_lease(&mut tx, claim).await?;
@@ -447,12 +445,15 @@ impl PgJobStore {
             "UPDATE jobs SET stage_done = $1, state = 'done', document_id = $2, content_hash = $3,
                lease_owner = NULL, lease_expires_at = NULL, last_error = NULL,
                last_error_stage = NULL, last_error_class = NULL, suspect = FALSE,
-               isolated = FALSE, crashes = 0 WHERE id = $4",
+               isolated = FALSE, crashes = 0, refresh = FALSE, etag = $5, last_modified = $6,
+               checked_at = ingest_now_ms(), withdrawn_at = NULL WHERE id = $4",
         )
         .bind(Stage::Store.index())
         .bind(document_id)
         .bind(content_hash)
         .bind(claim.id)
+        .bind(&validators.etag)
+        .bind(&validators.last_modified)
         .execute(&mut *tx)
         .await?;
         sqlx::query("DELETE FROM job_payloads WHERE job_id = $1")
@@ -461,6 +462,200 @@ impl PgJobStore {
             .await?;
         count_stage(&mut tx, Stage::Store, false).await?;
         tx.commit().await?;
+        Ok(())
+    }
+
+    /// See [`super::jobs::JobStore::finish_unchanged`].
+    pub async fn finish_unchanged(
+        &self,
+        claim: &Claim,
+        validators: &Validators,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        self.check_lease(&mut tx, claim).await?;
+        sqlx::query(
+            "UPDATE jobs SET stage_done = $1, state = 'done', refresh = FALSE,
+               checked_at = ingest_now_ms(),
+               etag = COALESCE($2, etag), last_modified = COALESCE($3, last_modified),
+               lease_owner = NULL, lease_expires_at = NULL, last_error = NULL,
+               last_error_stage = NULL, last_error_class = NULL, suspect = FALSE,
+               isolated = FALSE, crashes = 0 WHERE id = $4",
+        )
+        .bind(Stage::Store.index())
+        .bind(&validators.etag)
+        .bind(&validators.last_modified)
+        .bind(claim.id)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM job_payloads WHERE job_id = $1")
+            .bind(claim.id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// See [`super::jobs::JobStore::revisit`].
+    pub async fn revisit(
+        &self,
+        run_id: &str,
+        types: &[DocType],
+        sources: Option<&[String]>,
+    ) -> Result<u64, StoreError> {
+        let scope = Scope {
+            run_id: None,
+            types: types.to_vec(),
+        };
+        let sql = format!(
+            "UPDATE jobs SET {set}, run_id = $1, due_at = ingest_now_ms(), updated_at = ingest_now_ms()
+             WHERE (state = 'dead' OR (state = 'done' AND withdrawn_at IS NULL))
+               AND (cardinality($2::text[]) = 0 OR doc_type = ANY($2))
+               AND ($3::text IS NULL OR source = $3)",
+            set = revisit_set("TRUE")
+        );
+        let mut n = 0;
+        let mut tx = self.pool.begin().await?;
+        let all = [None::<String>];
+        let each: Vec<Option<String>> = match sources {
+            None => all.to_vec(),
+            Some(list) => list.iter().cloned().map(Some).collect(),
+        };
+        for source in each {
+            n += sqlx::query(&sql)
+                .bind(run_id)
+                .bind(scope.type_names())
+                .bind(source)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+        }
+        tx.commit().await?;
+        Ok(n)
+    }
+
+    /// See [`super::jobs::JobStore::reinstate`].
+    pub async fn reinstate(&self, doc_type: DocType, sources: &[String]) -> Result<u64, StoreError> {
+        let n = sqlx::query(
+            "UPDATE jobs SET withdrawn_at = NULL, state = 'queued', stage_done = 0, refresh = FALSE,
+               content_hash = NULL, etag = NULL, last_modified = NULL, document_id = NULL,
+               retries = 0, due_at = ingest_now_ms(), updated_at = ingest_now_ms()
+             WHERE source = ANY($1) AND doc_type = $2 AND withdrawn_at IS NOT NULL",
+        )
+        .bind(sources)
+        .bind(doc_type.as_str())
+        .execute(&self.pool)
+        .await?;
+        Ok(n.rows_affected())
+    }
+
+    /// See [`super::jobs::JobStore::missing`].
+    pub async fn missing(&self, doc_type: DocType, keep: &[String]) -> Result<Vec<Missing>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, source, document_id FROM jobs WHERE doc_type = $1 AND withdrawn_at IS NULL
+               AND state IN ('done', 'dead') AND NOT (source = ANY($2)) ORDER BY id",
+        )
+        .bind(doc_type.as_str())
+        .bind(keep)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| Missing {
+                id: r.get("id"),
+                source: r.get("source"),
+                document_id: r.get("document_id"),
+            })
+            .collect())
+    }
+
+    /// See [`super::jobs::JobStore::mark_withdrawn`].
+    pub async fn mark_withdrawn(&self, id: i64) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let n = sqlx::query(
+            "UPDATE jobs SET withdrawn_at = ingest_now_ms(), updated_at = ingest_now_ms(),
+               state = 'done', dead_at = NULL, refresh = FALSE, content_hash = NULL, etag = NULL,
+               last_modified = NULL
+             WHERE id = $1 AND state IN ('done', 'dead')",
+        )
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM job_payloads WHERE job_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(n.rows_affected() > 0)
+    }
+
+    /// See [`super::jobs::JobStore::document_done_elsewhere`].
+    pub async fn document_done_elsewhere(&self, document_id: &str) -> Result<bool, StoreError> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM jobs WHERE document_id = $1 AND state = 'done' AND withdrawn_at IS NULL",
+        )
+        .bind(document_id)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(n > 0)
+    }
+
+    /// See [`super::jobs::JobStore::try_lock`]. The row is locked while it is judged, so two
+    /// processes never both take it.
+    pub async fn try_lock(&self, name: &str) -> Result<Option<LockHolder>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO locks (name, owner, acquired_at, expires_at) VALUES ($1, '', 0, 0)
+             ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(name)
+        .execute(&mut *tx)
+        .await?;
+        let r = sqlx::query(
+            "SELECT owner, acquired_at, expires_at < ingest_now_ms() AS expired
+             FROM locks WHERE name = $1 FOR UPDATE",
+        )
+        .bind(name)
+        .fetch_one(&mut *tx)
+        .await?;
+        let owner: String = r.get("owner");
+        let expired: bool = r.get("expired");
+        if !expired && owner != self.owner && !owner_died_here(&owner, &self.owner) {
+            return Ok(Some(LockHolder {
+                owner,
+                acquired_at: r.get("acquired_at"),
+            }));
+        }
+        sqlx::query(
+            "UPDATE locks SET owner = $2, acquired_at = ingest_now_ms(),
+               expires_at = ingest_now_ms() + $3 WHERE name = $1",
+        )
+        .bind(name)
+        .bind(&self.owner)
+        .bind(self.lease_ms())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(None)
+    }
+
+    pub async fn renew_lock(&self, name: &str) -> Result<bool, StoreError> {
+        let n = sqlx::query(
+            "UPDATE locks SET expires_at = ingest_now_ms() + $1 WHERE name = $2 AND owner = $3",
+        )
+        .bind(self.lease_ms())
+        .bind(name)
+        .bind(&self.owner)
+        .execute(&self.pool)
+        .await?;
+        Ok(n.rows_affected() > 0)
+    }
+
+    pub async fn unlock(&self, name: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM locks WHERE name = $1 AND owner = $2")
+            .bind(name)
+            .bind(&self.owner)
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 
@@ -559,11 +754,3 @@ async fn count_stage(
     Ok(())
 }
 
-fn host_name() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
-        .map(|s| s.trim().to_string())
-        .ok()
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| "localhost".into())
-}

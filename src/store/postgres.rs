@@ -23,6 +23,7 @@ use crate::pipeline::record::{
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("migrations/postgres/0001_init.sql")),
     (2, include_str!("migrations/postgres/0002_reliability.sql")),
+    (3, include_str!("migrations/postgres/0003_refresh.sql")),
 ];
 /// Advisory lock key ("ingest") that serialises migrations across processes, per database.
 const MIGRATION_LOCK: i64 = 0x696e_6765_7374;
@@ -411,6 +412,51 @@ impl RelationalStore for Postgres {
             },
         )
         .await?;
+        // See the SQLite store: act id, validity of a norm version, shared by its chunks.
+        sqlx::query(
+            "UPDATE documents SET act_id = $1, valid_from = $2,
+               valid_to = CASE WHEN valid_from IS NOT DISTINCT FROM $2 THEN valid_to ELSE NULL END
+             WHERE id = $3",
+        )
+        .bind(crate::enrich::document_act(&info.meta).map(|a| a.id()))
+        .bind(info.valid_from())
+        .bind(&info.id)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "UPDATE chunks c SET valid_from = d.valid_from, valid_to = d.valid_to
+             FROM documents d WHERE d.id = $1 AND c.document_id = $1",
+        )
+        .bind(&info.id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn validity(
+        &self,
+        document_id: &str,
+    ) -> Result<Option<(Option<String>, Option<String>)>, StoreError> {
+        let row = sqlx::query("SELECT valid_from, valid_to FROM documents WHERE id = $1")
+            .bind(document_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| (r.get("valid_from"), r.get("valid_to"))))
+    }
+
+    async fn close_validity(&self, document_id: &str, valid_to: &str) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("UPDATE documents SET valid_to = $1 WHERE id = $2")
+            .bind(valid_to)
+            .bind(document_id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("UPDATE chunks SET valid_to = $1 WHERE document_id = $2")
+            .bind(valid_to)
+            .bind(document_id)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok(())
     }

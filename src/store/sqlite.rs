@@ -26,6 +26,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (2, include_str!("migrations/sqlite/0002_citations.sql")),
     (3, include_str!("migrations/sqlite/0003_text_documents.sql")),
     (4, include_str!("migrations/sqlite/0004_reliability.sql")),
+    (5, include_str!("migrations/sqlite/0005_refresh.sql")),
 ];
 
 #[derive(Clone)]
@@ -292,6 +293,51 @@ impl RelationalStore for Sqlite {
             .bind(&r.decision_key)
             .execute(&mut *tx)
             .await?;
+        }
+        // The act it expresses and, for a norm version, from when it is in force; its chunks
+        // share the document's validity (valid_to is closed later, by a newer version).
+        sqlx::query(
+            "UPDATE documents SET act_id = ?, valid_from = ?,
+               valid_to = CASE WHEN valid_from IS ? THEN valid_to ELSE NULL END WHERE id = ?",
+        )
+        .bind(crate::enrich::document_act(&info.meta).map(|a| a.id()))
+        .bind(info.valid_from())
+        .bind(info.valid_from())
+        .bind(&info.id)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "UPDATE chunks SET valid_from = d.valid_from, valid_to = d.valid_to
+             FROM (SELECT valid_from, valid_to FROM documents WHERE id = ?1) AS d
+             WHERE chunks.document_id = ?1",
+        )
+        .bind(&info.id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn validity(
+        &self,
+        document_id: &str,
+    ) -> Result<Option<(Option<String>, Option<String>)>, StoreError> {
+        let row = sqlx::query("SELECT valid_from, valid_to FROM documents WHERE id = ?")
+            .bind(document_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| (r.get("valid_from"), r.get("valid_to"))))
+    }
+
+    async fn close_validity(&self, document_id: &str, valid_to: &str) -> Result<(), StoreError> {
+        let mut tx = write_tx(&self.pool).await?;
+        for table in ["documents", "chunks"] {
+            let key = if table == "documents" { "id" } else { "document_id" };
+            sqlx::query(&format!("UPDATE {table} SET valid_to = ? WHERE {key} = ?"))
+                .bind(valid_to)
+                .bind(document_id)
+                .execute(&mut *tx)
+                .await?;
         }
         tx.commit().await?;
         Ok(())
