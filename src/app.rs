@@ -973,13 +973,16 @@ struct WorkerSummary {
     fatal: Option<String>,
 }
 
+/// Types served, each with its pipeline, and the model they share.
+type TypeConfigs = (Vec<DocType>, Vec<(DocType, PipelineConfig)>, String);
+
 /// The pipelines of the types a worker or a refresh serves (default: every type), from
 /// `--pipeline` files or the bundled ones, and the one model they share.
 fn type_configs(
     type_names: &[String],
     pipelines: &[PathBuf],
     model: Option<&str>,
-) -> anyhow::Result<(Vec<DocType>, Vec<(DocType, PipelineConfig)>, String)> {
+) -> anyhow::Result<TypeConfigs> {
     let mut types: Vec<DocType> = type_names
         .iter()
         .map(|t| t.parse().map_err(anyhow::Error::msg))

@@ -208,7 +208,10 @@ impl Fetcher {
     }
 
     pub async fn fetch(&self, source: &Source) -> Result<Vec<u8>, FetchError> {
-        match self.fetch_if_changed(source, &Validators::default()).await? {
+        match self
+            .fetch_if_changed(source, &Validators::default())
+            .await?
+        {
             Fetched::Body { bytes, .. } => Ok(bytes),
             // Without validators no server answers 304; one that does is broken.
             Fetched::NotModified => Err(FetchError::HttpStatus { status: 304 }),

@@ -15,7 +15,7 @@ use ingest::pipeline::record::{
     Chunk, ChunkConcept, ChunkEntity, DocType, DocumentInfo, EnrichedDocument, NormMeta, Reference,
     Stage, TextSpan,
 };
-use ingest::store::jobs::{AfterFailure, Claim, JobStore, Scope};
+use ingest::store::jobs::{AfterFailure, Claim, JobStore, Scope, Validators};
 use ingest::store::pg_jobs::PgJobStore;
 use ingest::store::postgres::Postgres;
 use ingest::store::sqlite::Sqlite;
@@ -752,7 +752,7 @@ async fn leases_epochs_and_checkpoints() {
     // The old holder can no longer checkpoint, finish, fail or release.
     for err in [
         a.checkpoint(&ca, Stage::Chunk, b"late", None, None).await,
-        a.finish(&ca, "doc-1", "hash").await,
+        a.finish(&ca, "doc-1", "hash", &Validators::default()).await,
         a.fail(
             &ca,
             Stage::Chunk,
@@ -789,7 +789,9 @@ async fn leases_epochs_and_checkpoints() {
     b.release(&cb).await.unwrap();
     let cc = b.claim_next(&scope("run")).await.unwrap().unwrap();
     assert_eq!((cc.epoch, cc.attempts, cc.stage_done), (3, 3, 1));
-    b.finish(&cc, "doc-1", "hash").await.unwrap();
+    b.finish(&cc, "doc-1", "hash", &Validators::default())
+        .await
+        .unwrap();
     assert_eq!(b.load_payload(cc.id).await.unwrap(), None);
     assert_eq!(b.run_states("run").await.unwrap(), [("done".into(), 1)]);
     // Forgetting a source drops its job and checkpoint.
@@ -875,7 +877,9 @@ macro_rules! job_scenario {
         s.checkpoint(&c0, Stage::Embed, b"e", None, Some("m"))
             .await
             .unwrap();
-        s.finish(&c0, "d0", "h0").await.unwrap();
+        s.finish(&c0, "d0", "h0", &Validators::default())
+            .await
+            .unwrap();
         s.checkpoint(&c1, Stage::Parse, b"p", Some("d1"), None)
             .await
             .unwrap();
@@ -934,9 +938,88 @@ macro_rules! job_scenario {
                 "claim {} {} {} {} {:?}",
                 c.source, c.epoch, c.attempts, c.stage_done, c.document_id
             ));
-            s.finish(&c, "d", "h").await.unwrap();
+            let v = Validators {
+                etag: Some(format!("\"{}\"", c.id)),
+                last_modified: None,
+            };
+            s.finish(&c, "d", "h", &v).await.unwrap();
         }
         log.push(format!("{:?}", s.run_states("r2").await.unwrap()));
+        // A refresh revisits what is done; an unchanged source finishes without any stage.
+        log.push(format!(
+            "revisit {}",
+            s.revisit("r3", &[DocType::Norm], None).await.unwrap()
+        ));
+        while let Some(c) = s.claim_next(&scope("r3")).await.unwrap() {
+            log.push(format!(
+                "refresh claim {} {} {} {:?} {:?}",
+                c.source, c.refresh, c.stage_done, c.content_hash, c.validators.etag
+            ));
+            let v = Validators {
+                etag: None,
+                last_modified: Some("Tue, 01 Dec 2026 00:00:00 GMT".into()),
+            };
+            s.finish_unchanged(&c, &v).await.unwrap();
+        }
+        let missing = s.missing(DocType::Norm, &list[..2]).await.unwrap();
+        log.push(format!(
+            "missing {:?}",
+            missing.iter().map(|m| &m.source).collect::<Vec<_>>()
+        ));
+        log.push(format!(
+            "withdrawn {}",
+            s.mark_withdrawn(missing[0].id).await.unwrap()
+        ));
+        log.push(format!(
+            "missing after {}",
+            s.missing(DocType::Norm, &list[..2]).await.unwrap().len()
+        ));
+        log.push(format!(
+            "revisit listed {}",
+            s.revisit("r4", &[DocType::Norm], Some(&list))
+                .await
+                .unwrap()
+        ));
+        log.push(format!(
+            "reinstate {}",
+            s.reinstate(DocType::Norm, &list).await.unwrap()
+        ));
+        log.push(format!(
+            "done elsewhere {} {}",
+            s.document_done_elsewhere("d").await.unwrap(),
+            s.document_done_elsewhere("zz").await.unwrap()
+        ));
+        log.push(format!("lock {:?}", s.try_lock("refresh").await.unwrap()));
+        log.push(format!(
+            "lock again {:?}",
+            s.try_lock("refresh").await.unwrap()
+        ));
+        log.push(format!("renew {}", s.renew_lock("refresh").await.unwrap()));
+        s.unlock("refresh").await.unwrap();
+        log.push(format!(
+            "renew unlocked {}",
+            s.renew_lock("refresh").await.unwrap()
+        ));
+        for r in sqlx::query(
+            "SELECT source, state, refresh, etag, last_modified, withdrawn_at IS NOT NULL,
+               checked_at IS NOT NULL FROM jobs ORDER BY source",
+        )
+        .fetch_all($pool)
+        .await
+        .unwrap()
+        {
+            log.push(format!(
+                "refresh row {} {} {} {:?} {:?} {} {}",
+                r.get::<String, _>(0),
+                r.get::<String, _>(1),
+                r.try_get::<bool, _>(2)
+                    .unwrap_or_else(|_| r.get::<i64, _>(2) != 0),
+                r.get::<Option<String>, _>(3),
+                r.get::<Option<String>, _>(4),
+                r.get::<bool, _>(5),
+                r.get::<bool, _>(6),
+            ));
+        }
         // Forget by document id (every job that produced it) and by source.
         log.push(format!("forget {}", s.forget("d0", None).await.unwrap()));
         log.push(format!(
@@ -1057,4 +1140,73 @@ async fn job_store_behaves_like_the_sqlite_one() {
         "{pg_log:#?}"
     );
     assert!(pg_log.contains(&"forget 1".to_string()), "{pg_log:#?}");
+    assert!(pg_log.contains(&"revisit 4".to_string()), "{pg_log:#?}");
+    assert!(
+        pg_log
+            .iter()
+            .filter(|l| l.starts_with("refresh claim") && l.contains(" true 0 Some(\"h\")"))
+            .count()
+            == 4,
+        "{pg_log:#?}"
+    );
+    assert!(
+        pg_log
+            .iter()
+            .any(|l| l.starts_with("missing [") && l.contains("002.xml") && l.contains("003.xml")),
+        "{pg_log:#?}"
+    );
+    assert!(
+        pg_log.contains(&"withdrawn true".to_string()),
+        "{pg_log:#?}"
+    );
+    assert!(
+        pg_log.contains(&"missing after 1".to_string()),
+        "{pg_log:#?}"
+    );
+    assert!(
+        pg_log.contains(&"revisit listed 3".to_string()),
+        "{pg_log:#?}"
+    );
+    assert!(pg_log.contains(&"reinstate 1".to_string()), "{pg_log:#?}");
+    assert!(
+        pg_log.contains(&"done elsewhere true false".to_string()),
+        "{pg_log:#?}"
+    );
+    assert!(
+        pg_log.contains(&"lock None".to_string())
+            && pg_log.contains(&"lock again None".to_string()),
+        "{pg_log:#?}"
+    );
+    assert!(
+        pg_log.contains(&"renew true".to_string())
+            && pg_log.contains(&"renew unlocked false".to_string()),
+        "{pg_log:#?}"
+    );
+}
+
+#[tokio::test]
+async fn the_refresh_lock_has_one_holder_at_a_time() {
+    let url = fresh_db("refresh_lock").await;
+    let pg = Postgres::connect(&url).await.unwrap();
+    let a = PgJobStore::new(pg.pool().clone(), Duration::from_millis(300));
+    let b = PgJobStore::new(pg.pool().clone(), Duration::from_millis(300));
+    assert_eq!(a.try_lock("refresh").await.unwrap(), None);
+    let held = b.try_lock("refresh").await.unwrap().expect("a holds it");
+    assert_eq!(held.owner, a.owner());
+    assert!(!b.renew_lock("refresh").await.unwrap());
+    // Both at once: exactly one wins.
+    a.unlock("refresh").await.unwrap();
+    let (ra, rb) = tokio::join!(a.try_lock("refresh"), b.try_lock("refresh"));
+    assert_eq!(
+        [ra.unwrap().is_none(), rb.unwrap().is_none()]
+            .iter()
+            .filter(|x| **x)
+            .count(),
+        1
+    );
+    // A holder that stops renewing loses the lock when its lease runs out.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let c = PgJobStore::new(pg.pool().clone(), Duration::from_secs(60));
+    assert_eq!(c.try_lock("refresh").await.unwrap(), None);
+    assert!(a.try_lock("refresh").await.unwrap().is_some());
 }

@@ -133,7 +133,11 @@ impl DocumentInfo {
         let name = self.source.rsplit('/').next().unwrap_or(&self.source);
         if let Some(i) = name.to_ascii_uppercase().find("VIGENZA_") {
             let digits: String = name[i + 8..].chars().take(8).collect();
-            if let Some(d) = iso_date(&digits[..digits.len().min(4)], digits.get(4..6), digits.get(6..8)) {
+            if let Some(d) = iso_date(
+                &digits[..digits.len().min(4)],
+                digits.get(4..6),
+                digits.get(6..8),
+            ) {
                 return Some(d);
             }
         }
@@ -407,7 +411,10 @@ mod validity_tests {
         );
         assert_eq!(expr.valid_from().as_deref(), Some("2007-05-06"));
         // An expression without a date, a bad date, or no expression: no validity.
-        assert_eq!(norm("a.xml", Some("/akn/za/by-law/x/main/eng@")).valid_from(), None);
+        assert_eq!(
+            norm("a.xml", Some("/akn/za/by-law/x/main/eng@")).valid_from(),
+            None
+        );
         assert_eq!(norm("a_VIGENZA_20251399.xml", None).valid_from(), None);
         assert_eq!(norm("a.xml", None).valid_from(), None);
         let mut doctrine = expr.clone();

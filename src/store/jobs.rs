@@ -695,7 +695,11 @@ impl JobStore {
     }
 
     /// Sources listed again after they were withdrawn start over (nothing of them is stored).
-    pub async fn reinstate(&self, doc_type: DocType, sources: &[String]) -> Result<u64, StoreError> {
+    pub async fn reinstate(
+        &self,
+        doc_type: DocType,
+        sources: &[String],
+    ) -> Result<u64, StoreError> {
         let mut n = 0;
         let mut tx = write_tx(&self.pool).await?;
         for source in sources {
@@ -717,7 +721,11 @@ impl JobStore {
 
     /// Finished jobs of `doc_type` (done or dead, not yet withdrawn) whose source is not in
     /// `keep`. Jobs queued or running belong to some worker and are left alone.
-    pub async fn missing(&self, doc_type: DocType, keep: &[String]) -> Result<Vec<Missing>, StoreError> {
+    pub async fn missing(
+        &self,
+        doc_type: DocType,
+        keep: &[String],
+    ) -> Result<Vec<Missing>, StoreError> {
         let keep: std::collections::HashSet<&str> = keep.iter().map(String::as_str).collect();
         let rows = sqlx::query(
             "SELECT id, source, document_id FROM jobs WHERE doc_type = ? AND withdrawn_at IS NULL
@@ -802,7 +810,8 @@ impl JobStore {
 
     /// Extend a lock this process holds; false if it lost it.
     pub async fn renew_lock(&self, name: &str) -> Result<bool, StoreError> {
-        let sql = format!("UPDATE locks SET expires_at = {SQL_NOW} + ? WHERE name = ? AND owner = ?");
+        let sql =
+            format!("UPDATE locks SET expires_at = {SQL_NOW} + ? WHERE name = ? AND owner = ?");
         let n = sqlx::query(&sql)
             .bind(self.lease.as_millis() as i64)
             .bind(name)
@@ -993,11 +1002,19 @@ impl Jobs {
         both!(self, j => j.revisit(run_id, types, sources).await)
     }
 
-    pub async fn reinstate(&self, doc_type: DocType, sources: &[String]) -> Result<u64, StoreError> {
+    pub async fn reinstate(
+        &self,
+        doc_type: DocType,
+        sources: &[String],
+    ) -> Result<u64, StoreError> {
         both!(self, j => j.reinstate(doc_type, sources).await)
     }
 
-    pub async fn missing(&self, doc_type: DocType, keep: &[String]) -> Result<Vec<Missing>, StoreError> {
+    pub async fn missing(
+        &self,
+        doc_type: DocType,
+        keep: &[String],
+    ) -> Result<Vec<Missing>, StoreError> {
         both!(self, j => j.missing(doc_type, keep).await)
     }
 

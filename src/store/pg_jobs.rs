@@ -534,7 +534,11 @@ impl PgJobStore {
     }
 
     /// See [`super::jobs::JobStore::reinstate`].
-    pub async fn reinstate(&self, doc_type: DocType, sources: &[String]) -> Result<u64, StoreError> {
+    pub async fn reinstate(
+        &self,
+        doc_type: DocType,
+        sources: &[String],
+    ) -> Result<u64, StoreError> {
         let n = sqlx::query(
             "UPDATE jobs SET withdrawn_at = NULL, state = 'queued', stage_done = 0, refresh = FALSE,
                content_hash = NULL, etag = NULL, last_modified = NULL, document_id = NULL,
@@ -549,7 +553,11 @@ impl PgJobStore {
     }
 
     /// See [`super::jobs::JobStore::missing`].
-    pub async fn missing(&self, doc_type: DocType, keep: &[String]) -> Result<Vec<Missing>, StoreError> {
+    pub async fn missing(
+        &self,
+        doc_type: DocType,
+        keep: &[String],
+    ) -> Result<Vec<Missing>, StoreError> {
         let rows = sqlx::query(
             "SELECT id, source, document_id FROM jobs WHERE doc_type = $1 AND withdrawn_at IS NULL
                AND state IN ('done', 'dead') AND NOT (source = ANY($2)) ORDER BY id",
@@ -753,4 +761,3 @@ async fn count_stage(
     .await?;
     Ok(())
 }
-

@@ -332,7 +332,11 @@ impl RelationalStore for Sqlite {
     async fn close_validity(&self, document_id: &str, valid_to: &str) -> Result<(), StoreError> {
         let mut tx = write_tx(&self.pool).await?;
         for table in ["documents", "chunks"] {
-            let key = if table == "documents" { "id" } else { "document_id" };
+            let key = if table == "documents" {
+                "id"
+            } else {
+                "document_id"
+            };
             sqlx::query(&format!("UPDATE {table} SET valid_to = ? WHERE {key} = ?"))
                 .bind(valid_to)
                 .bind(document_id)

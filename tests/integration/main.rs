@@ -9,6 +9,7 @@ mod hostile;
 mod memory;
 mod norms;
 mod parity;
+mod refresh;
 mod reliability;
 mod servers;
 mod texts;
