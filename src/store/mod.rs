@@ -10,6 +10,7 @@ pub mod pg_jobs;
 pub mod plan;
 pub mod postgres;
 pub mod qdrant;
+pub mod runs;
 pub mod sqlite;
 
 use async_trait::async_trait;

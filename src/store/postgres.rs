@@ -24,6 +24,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("migrations/postgres/0001_init.sql")),
     (2, include_str!("migrations/postgres/0002_reliability.sql")),
     (3, include_str!("migrations/postgres/0003_refresh.sql")),
+    (4, include_str!("migrations/postgres/0004_runs.sql")),
 ];
 /// Advisory lock key ("ingest") that serialises migrations across processes, per database.
 const MIGRATION_LOCK: i64 = 0x696e_6765_7374;

@@ -27,6 +27,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (3, include_str!("migrations/sqlite/0003_text_documents.sql")),
     (4, include_str!("migrations/sqlite/0004_reliability.sql")),
     (5, include_str!("migrations/sqlite/0005_refresh.sql")),
+    (6, include_str!("migrations/sqlite/0006_runs.sql")),
 ];
 
 #[derive(Clone)]
