@@ -9,13 +9,16 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use serde::Serialize;
 use tokio::sync::watch;
+use tracing::Instrument;
 
 use crate::chunk::Chunker;
 use crate::cli::{
-    Cli, Command, DlqCommand, EnqueueArgs, GlobalArgs, IngestArgs, RefreshArgs, WorkerArgs,
+    Cli, Command, DlqCommand, EnqueueArgs, GlobalArgs, IngestArgs, MetricsArgs, RefreshArgs,
+    WorkerArgs,
 };
 use crate::config::PipelineConfig;
 use crate::fetch::{Fetcher, Source};
+use crate::logging;
 use crate::pipeline::progress::Progress;
 use crate::pipeline::record::DocType;
 use crate::pipeline::retry::RetryPolicy;
@@ -814,7 +817,7 @@ async fn ingest(g: &GlobalArgs, a: &IngestArgs) -> anyhow::Result<u8> {
     let config = load_pipeline(doc_type, a.pipeline.as_deref(), a.model.as_deref())?;
     let (sources, bad_lines) = read_list(list)?;
     for b in &bad_lines {
-        eprintln!("{b}");
+        logging::warn_line(b);
     }
     let embedder = load_embedder(g, &config.embed.model).await?;
 
@@ -858,10 +861,14 @@ async fn ingest(g: &GlobalArgs, a: &IngestArgs) -> anyhow::Result<u8> {
         progress.skip_through(5);
     }
 
+    let watch = RunWatch::start(&jobs, &run_id, "ingest", &a.metrics).await?;
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let signals = tokio::spawn(watch_signals(shutdown_tx, progress.clone()));
-    let report = runner::run(services, runner_cfg, progress, shutdown_rx).await;
+    let report = runner::run(services, runner_cfg, progress, shutdown_rx)
+        .instrument(watch.span.clone())
+        .await;
     signals.abort();
+    let watched = watch.end(&jobs, &report, &a.metrics).await;
     let unfinished: u64 = jobs
         .run_states(&run_id)
         .await?
@@ -870,6 +877,7 @@ async fn ingest(g: &GlobalArgs, a: &IngestArgs) -> anyhow::Result<u8> {
         .map(|(_, n)| n as u64)
         .sum();
     st.close().await;
+    watched?;
 
     let code = report_outcome(
         &run_id,
@@ -921,7 +929,7 @@ async fn enqueue(g: &GlobalArgs, a: &EnqueueArgs) -> anyhow::Result<u8> {
     let config = load_pipeline(doc_type, a.pipeline.as_deref(), None)?;
     let (sources, bad_lines) = read_list(&a.list)?;
     for b in &bad_lines {
-        eprintln!("{b}");
+        logging::warn_line(b);
     }
     let (jobs, _db) = open_jobs(g, Some(&config)).await?;
     let run_id = format!(
@@ -1047,11 +1055,22 @@ async fn worker(g: &GlobalArgs, a: &WorkerArgs) -> anyhow::Result<u8> {
         Duration::from_secs(a.grace_secs),
     );
     let progress = Progress::new(!a.no_progress);
+    let run_id = format!(
+        "worker-{}-{}",
+        crate::store::sqlite::now_ms(),
+        std::process::id()
+    );
+    let watch = RunWatch::start(&jobs, &run_id, "worker", &a.metrics).await?;
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let signals = tokio::spawn(watch_signals(shutdown_tx, progress.clone()));
-    let report = runner::run(services, runner_cfg, progress, shutdown_rx).await;
+    let report = runner::run(services, runner_cfg, progress, shutdown_rx)
+        .instrument(watch.span.clone())
+        .await;
     signals.abort();
+    let span = watch.span.clone();
+    let watched = watch.end(&jobs, &report, &a.metrics).await;
     st.close().await;
+    watched?;
     let secs = report.elapsed.as_secs_f64();
     let summary = WorkerSummary {
         worker: jobs.owner().to_string(),
@@ -1066,22 +1085,38 @@ async fn worker(g: &GlobalArgs, a: &WorkerArgs) -> anyhow::Result<u8> {
         interrupted: report.interrupted,
         fatal: report.fatal.clone(),
     };
+    let line = format!(
+        "worker {}: {} ok, {} rejected, {} dead after retries, {} retries scheduled | chunks: {} | elapsed: {:.1}s",
+        summary.worker,
+        summary.documents_ok,
+        summary.documents_rejected,
+        summary.documents_failed,
+        summary.retries_scheduled,
+        summary.chunks,
+        secs
+    );
     if a.json {
         println!("{}", serde_json::to_string(&summary)?);
-    } else {
-        println!(
-            "worker {}: {} ok, {} rejected, {} dead after retries, {} retries scheduled | chunks: {} | elapsed: {:.1}s",
-            summary.worker,
-            summary.documents_ok,
-            summary.documents_rejected,
-            summary.documents_failed,
-            summary.retries_scheduled,
-            summary.chunks,
-            secs
-        );
+    }
+    if logging::json() {
+        span.in_scope(|| {
+            tracing::info!(
+                target: logging::REPORT_TARGET,
+                documents_ok = summary.documents_ok,
+                documents_rejected = summary.documents_rejected,
+                documents_failed = summary.documents_failed,
+                retries_scheduled = summary.retries_scheduled,
+                chunks = summary.chunks,
+                elapsed_secs = secs,
+                chunks_per_hour = summary.chunks_per_hour,
+                "{line}"
+            )
+        });
+    } else if !a.json {
+        println!("{line}");
     }
     if let Some(f) = &report.fatal {
-        eprintln!("error: {f}");
+        span.in_scope(|| logging::error_line(&format!("error: {f}")));
         return Ok(exit::FATAL);
     }
     // A worker stopped by a signal has done what it was asked: its jobs are back in the queue.
@@ -1185,42 +1220,131 @@ fn report_outcome(
         interrupted: r.interrupted,
         fatal: r.fatal.clone(),
     };
+    let line = format!(
+        "documents: {} ok, {} rejected, {} failed, {} already done | chunks: {} | elapsed: {:.1}s | {:.0} chunks/hour",
+        summary.documents_ok,
+        summary.documents_rejected,
+        summary.documents_failed,
+        summary.documents_skipped_done,
+        summary.chunks,
+        summary.elapsed_secs,
+        summary.chunks_per_hour
+    );
     if json {
         println!(
             "{}",
             serde_json::to_string(&summary).unwrap_or_else(|_| "{}".into())
         );
-    } else {
-        println!(
-            "documents: {} ok, {} rejected, {} failed, {} already done | chunks: {} | elapsed: {:.1}s | {:.0} chunks/hour",
-            summary.documents_ok,
-            summary.documents_rejected,
-            summary.documents_failed,
-            summary.documents_skipped_done,
-            summary.chunks,
-            summary.elapsed_secs,
-            summary.chunks_per_hour
+    }
+    // In JSON log mode the summary is an event on stderr (stdout keeps `--json`'s object).
+    let span = tracing::info_span!("run", run_id, kind = "ingest");
+    let _in = span.enter();
+    if logging::json() {
+        tracing::info!(
+            target: logging::REPORT_TARGET,
+            documents_ok = summary.documents_ok,
+            documents_rejected = summary.documents_rejected,
+            documents_failed = summary.documents_failed,
+            documents_skipped_done = summary.documents_skipped_done,
+            documents_unfinished = summary.documents_unfinished,
+            chunks = summary.chunks,
+            elapsed_secs = summary.elapsed_secs,
+            chunks_per_hour = summary.chunks_per_hour,
+            "{line}"
         );
+    } else if !json {
+        println!("{line}");
     }
     if let Some(f) = &r.fatal {
-        eprintln!("error: {f}");
-        eprintln!("every completed stage is checkpointed; fix the cause and run the same command again to resume");
+        logging::error_line(&format!("error: {f}"));
+        logging::error_line("every completed stage is checkpointed; fix the cause and run the same command again to resume");
         return exit::FATAL;
     }
     if r.interrupted {
-        eprintln!("interrupted: unfinished documents keep their checkpoints; run the same command again to resume");
+        logging::warn_line("interrupted: unfinished documents keep their checkpoints; run the same command again to resume");
         return exit::INTERRUPTED;
     }
     if unfinished > 0 {
-        eprintln!(
+        logging::warn_line(&format!(
             "{unfinished} documents of this list were not processed; run the same command again to finish them"
-        );
+        ));
         return exit::SOME_FAILED;
     }
     if summary.documents_rejected > 0 || summary.documents_failed > 0 {
         return exit::SOME_FAILED;
     }
     exit::OK
+}
+
+/// What watches a run: its row in the `runs` table, its span (carrying the run id), and the
+/// metrics endpoint while it lasts.
+struct RunWatch {
+    run_id: String,
+    span: tracing::Span,
+    server: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl RunWatch {
+    async fn start(
+        jobs: &Jobs,
+        run_id: &str,
+        kind: &str,
+        m: &MetricsArgs,
+    ) -> anyhow::Result<RunWatch> {
+        let span = tracing::info_span!("run", run_id, kind);
+        // Listen first: a bad address stops the command before the run is recorded.
+        let server = match &m.metrics_addr {
+            Some(addr) => {
+                let (local, task) = crate::metrics::serve(addr, jobs.clone()).await?;
+                span.in_scope(|| {
+                    logging::info_line(&format!("metrics: serving http://{local}/metrics"))
+                });
+                Some(task)
+            }
+            None => None,
+        };
+        jobs.start_run(run_id, kind)
+            .await
+            .context("cannot record the run in the runs table")?;
+        span.in_scope(|| tracing::info!(kind, "run started"));
+        Ok(RunWatch {
+            run_id: run_id.to_string(),
+            span,
+            server,
+        })
+    }
+
+    /// Record the run's end and totals, write the metrics file, stop the endpoint.
+    async fn end(self, jobs: &Jobs, r: &RunReport, m: &MetricsArgs) -> anyhow::Result<()> {
+        let totals = crate::store::runs::RunTotals {
+            ok: r.ok,
+            rejected: r.rejected,
+            failed: r.failed,
+            retried: r.retried,
+            chunks: r.chunks,
+            interrupted: r.interrupted,
+            fatal: r.fatal.clone(),
+        };
+        let span = self.span.clone();
+        async move {
+            if let Err(e) = jobs.finish_run(&self.run_id, &totals).await {
+                logging::warn_line(&format!(
+                    "run {}: cannot record its end in the runs table: {e}",
+                    self.run_id
+                ));
+            }
+            tracing::info!(outcome = totals.outcome(), "run finished");
+            if let Some(task) = self.server {
+                task.abort();
+            }
+            if let Some(path) = &m.metrics_file {
+                crate::metrics::write_file(path, jobs).await?;
+            }
+            Ok(())
+        }
+        .instrument(span)
+        .await
+    }
 }
 
 /// First Ctrl-C / SIGTERM: stop taking new documents and drain; second: exit at once

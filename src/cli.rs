@@ -65,6 +65,25 @@ pub struct GlobalArgs {
     #[arg(long, global = true, env = "INGEST_LEASE_SECS", default_value_t = 60,
           value_parser = clap::value_parser!(u64).range(2..=86_400))]
     pub lease_secs: u64,
+
+    /// Log lines on stderr: `text` (human-readable) or `json` (one JSON object per line, with
+    /// the run id and the document on every pipeline event; the user-facing lines too).
+    #[arg(long, global = true, env = "INGEST_LOG_FORMAT", value_enum, default_value_t = crate::logging::LogFormat::Text)]
+    pub log_format: crate::logging::LogFormat,
+}
+
+/// Where the Prometheus metrics of a run go.
+#[derive(Debug, Args, Clone, Default)]
+pub struct MetricsArgs {
+    /// Serve the metrics at `GET http://HOST:PORT/metrics` while the run lasts (port 0: a free
+    /// port, printed on stderr).
+    #[arg(long, value_name = "HOST:PORT")]
+    pub metrics_addr: Option<String>,
+
+    /// When the run ends, write the metrics to FILE as a node_exporter textfile (through
+    /// FILE.tmp and a rename).
+    #[arg(long, value_name = "FILE")]
+    pub metrics_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Args, Clone, Default)]
@@ -101,6 +120,9 @@ pub struct IngestArgs {
     /// before the rest goes back to the queue, seconds.
     #[arg(long, default_value_t = 30)]
     pub grace_secs: u64,
+
+    #[command(flatten)]
+    pub metrics: MetricsArgs,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -165,6 +187,9 @@ pub struct WorkerArgs {
     /// Print the final summary as JSON on stdout.
     #[arg(long)]
     pub json: bool,
+
+    #[command(flatten)]
+    pub metrics: MetricsArgs,
 }
 
 #[derive(Debug, Args, Clone)]

@@ -11,6 +11,8 @@ pub mod config;
 pub mod embed;
 pub mod enrich;
 pub mod fetch;
+pub mod logging;
+pub mod metrics;
 pub mod parse;
 pub mod pipeline;
 pub mod status;

@@ -3,7 +3,6 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
     // A child parser (PDF, DOCX, OCR) started by this program: no runtime, no logging setup.
@@ -13,20 +12,14 @@ fn main() -> ExitCode {
         return ExitCode::from(code.clamp(0, 255) as u8);
     }
     let cli = ingest::cli::Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_env("INGEST_LOG")
-                .unwrap_or_else(|_| EnvFilter::new("warn,qdrant_edge=error,sqlx=error")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    ingest::logging::init(cli.global.log_format);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
+            ingest::logging::error_line(&format!("error: cannot start the async runtime: {e}"));
             return ExitCode::from(ingest::app::exit::FATAL);
         }
     };
@@ -38,10 +31,10 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!(
+            ingest::logging::error_line(&format!(
                 "error: {}",
                 ingest::pipeline::error::one_line(&format!("{e:#}"))
-            );
+            ));
             ExitCode::from(ingest::app::exit::FATAL)
         }
     }

@@ -1,5 +1,7 @@
-//! `ingest status`: documents per state and stage, chunks stored, per-stage counters and the
-//! latest errors, read from the stores the URLs name (the embedded ones by default).
+//! `ingest status`: documents per state and stage, chunks stored, per-stage counters, the
+//! last run's throughput, the runs in progress with the jobs they hold, and the latest errors,
+//! read from the stores the URLs name (the embedded ones by default). `--json` prints one
+//! object whose fields are stable (`version` changes if one changes meaning).
 
 use std::collections::BTreeMap;
 
@@ -10,14 +12,19 @@ use crate::app::{exit, DataDir};
 use crate::cli::GlobalArgs;
 use crate::pipeline::record::Stage;
 use crate::store::edge::EdgeVectors;
-use crate::store::jobs::JobStore;
+use crate::store::jobs::{JobStore, Jobs};
 use crate::store::pg_jobs::PgJobStore;
+use crate::store::runs::RunRecord;
 use crate::store::sqlite::{graph_counts, Sqlite};
 use crate::store::{RelationalStore, VectorStore};
 use std::time::Duration;
 
 /// Latest errors shown.
 const LAST_ERRORS: i64 = 10;
+/// Latest runs shown.
+const LAST_RUNS: i64 = 5;
+/// Version of the `--json` object.
+pub const STATUS_VERSION: u32 = 1;
 
 #[derive(Debug, Serialize, PartialEq)]
 pub struct JobGroup {
@@ -53,10 +60,77 @@ pub struct LeaseHolder {
     pub lease_expires_at: Option<i64>,
 }
 
+/// One document type's jobs: how many per state and per last completed stage.
+#[derive(Debug, Serialize, PartialEq, Default)]
+pub struct TypeJobs {
+    pub total: i64,
+    pub states: BTreeMap<String, i64>,
+    pub stages: BTreeMap<String, i64>,
+}
+
+/// A recorded run with its throughput.
+#[derive(Debug, Serialize, PartialEq)]
+pub struct RunView {
+    #[serde(flatten)]
+    pub run: RunRecord,
+    /// Documents that ended in this run: ok + rejected + failed.
+    pub documents: i64,
+    /// Until its end, or until now while it runs.
+    pub elapsed_secs: f64,
+    pub chunks_per_hour: f64,
+    pub documents_per_hour: f64,
+}
+
+impl RunView {
+    fn new(run: RunRecord, now_ms: i64) -> Self {
+        let documents = run.documents_ok + run.documents_rejected + run.documents_failed;
+        let end = run.finished_at.unwrap_or(now_ms);
+        let elapsed_secs = (end - run.started_at).max(0) as f64 / 1000.0;
+        let rate = |n: i64| {
+            if elapsed_secs > 0.0 {
+                n as f64 * 3600.0 / elapsed_secs
+            } else {
+                0.0
+            }
+        };
+        RunView {
+            chunks_per_hour: rate(run.chunks),
+            documents_per_hour: rate(documents),
+            documents,
+            elapsed_secs,
+            run,
+        }
+    }
+}
+
+/// A run still in progress (or whose process died before recording its end), with the
+/// jobs its process holds.
+#[derive(Debug, Serialize, PartialEq)]
+pub struct Worker {
+    pub run_id: String,
+    pub kind: String,
+    pub worker: String,
+    pub started_at: i64,
+    pub jobs_held: i64,
+    /// Epoch ms when its earliest lease runs out.
+    pub lease_expires_at: Option<i64>,
+    /// Whether its process exists (known for processes on this host only).
+    pub alive: Option<bool>,
+}
+
 #[derive(Debug, Serialize)]
 pub struct Status {
+    pub version: u32,
     pub data_dir: String,
     pub jobs: Vec<JobGroup>,
+    /// Per document type: jobs per state and per last completed stage.
+    pub by_type: BTreeMap<String, TypeJobs>,
+    /// The latest finished run, with its throughput.
+    pub last_run: Option<RunView>,
+    /// The latest runs, newest first.
+    pub runs: Vec<RunView>,
+    /// Runs not finished, with the jobs their process holds.
+    pub workers: Vec<Worker>,
     pub documents: u64,
     pub chunks: u64,
     /// Points per model collection.
@@ -154,33 +228,58 @@ pub async fn collect(g: &GlobalArgs) -> anyhow::Result<Status> {
         );
     }
     // The relational store and the job tables: PostgreSQL when its URL is given.
-    let (jobs, counters, last_errors, queue, dead, documents, chunks, db) = match &postgres_url {
-        Some(url) => {
-            let pg = crate::store::postgres::Postgres::connect(url).await?;
-            let (j, c, e, q) = job_tables!(pg.pool());
-            let (d, n) = (pg.count_documents().await?, pg.count_chunks().await?);
-            let dead = PgJobStore::new(pg.pool().clone(), Duration::ZERO)
-                .dead(LAST_ERRORS)
-                .await?;
-            pg.close().await;
-            let db = if data.database().is_file() {
-                Some(Sqlite::try_open(&data.database()).await?)
-            } else {
-                None
-            };
-            (j, c, e, q, dead, d, n, db)
-        }
-        None => {
-            let db = Sqlite::try_open(&data.database()).await?;
-            let (j, c, e, q) = job_tables!(db.pool());
-            let (d, n) = (db.count_documents().await?, db.count_chunks().await?);
-            let dead = JobStore::new(db.pool().clone(), Duration::ZERO)
-                .dead(LAST_ERRORS)
-                .await?;
-            (j, c, e, q, dead, d, n, Some(db))
-        }
-    };
+    let (jobs, counters, last_errors, queue, dead, documents, chunks, db, runs) =
+        match &postgres_url {
+            Some(url) => {
+                let pg = crate::store::postgres::Postgres::connect(url).await?;
+                let (j, c, e, q) = job_tables!(pg.pool());
+                let (d, n) = (pg.count_documents().await?, pg.count_chunks().await?);
+                let store = Jobs::Postgres(PgJobStore::new(pg.pool().clone(), Duration::ZERO));
+                let dead = store.dead(LAST_ERRORS).await?;
+                let runs = read_runs(&store).await?;
+                pg.close().await;
+                let db = if data.database().is_file() {
+                    Some(Sqlite::try_open(&data.database()).await?)
+                } else {
+                    None
+                };
+                (j, c, e, q, dead, d, n, db, runs)
+            }
+            None => {
+                let db = Sqlite::try_open(&data.database()).await?;
+                let (j, c, e, q) = job_tables!(db.pool());
+                let (d, n) = (db.count_documents().await?, db.count_chunks().await?);
+                let store = Jobs::Sqlite(JobStore::new(db.pool().clone(), Duration::ZERO));
+                let dead = store.dead(LAST_ERRORS).await?;
+                let runs = read_runs(&store).await?;
+                (j, c, e, q, dead, d, n, Some(db), runs)
+            }
+        };
+    let (recent, open) = runs;
+    let now = crate::store::sqlite::now_ms();
+    let by_type = by_type(&jobs);
     let (dead_jobs, retrying, lease_holders) = queue;
+    let workers = open
+        .into_iter()
+        .map(|r| {
+            let held = lease_holders.iter().find(|h| h.owner == r.worker);
+            Worker {
+                alive: process_alive(&r.worker),
+                jobs_held: held.map(|h| h.jobs).unwrap_or(0),
+                lease_expires_at: held.and_then(|h| h.lease_expires_at),
+                run_id: r.run_id,
+                kind: r.kind,
+                worker: r.worker,
+                started_at: r.started_at,
+            }
+        })
+        .collect();
+    let last_run = recent
+        .iter()
+        .find(|r| r.finished_at.is_some())
+        .cloned()
+        .map(|r| RunView::new(r, now));
+    let runs = recent.into_iter().map(|r| RunView::new(r, now)).collect();
     let stages = Stage::ALL
         .iter()
         .map(|s| {
@@ -243,8 +342,13 @@ pub async fn collect(g: &GlobalArgs) -> anyhow::Result<Status> {
         },
     };
     let status = Status {
+        version: STATUS_VERSION,
         data_dir: data.root.display().to_string(),
         jobs,
+        by_type,
+        last_run,
+        runs,
+        workers,
         documents,
         chunks,
         vectors,
@@ -262,6 +366,56 @@ pub async fn collect(g: &GlobalArgs) -> anyhow::Result<Status> {
         db.close().await;
     }
     Ok(status)
+}
+
+/// The latest runs and the unfinished ones.
+async fn read_runs(jobs: &Jobs) -> anyhow::Result<(Vec<RunRecord>, Vec<RunRecord>)> {
+    Ok((jobs.runs(LAST_RUNS).await?, jobs.open_runs().await?))
+}
+
+/// Job groups summed per type: per state and per last completed stage.
+pub fn by_type(jobs: &[JobGroup]) -> BTreeMap<String, TypeJobs> {
+    let mut out: BTreeMap<String, TypeJobs> = BTreeMap::new();
+    for j in jobs {
+        let t = out.entry(j.doc_type.clone()).or_default();
+        t.total += j.count;
+        *t.states.entry(j.state.clone()).or_default() += j.count;
+        *t.stages.entry(j.stage.clone()).or_default() += j.count;
+    }
+    out
+}
+
+/// Whether the process named by a lease owner (`host-pid-nonce`) exists; unknown (None) for
+/// another host.
+fn process_alive(owner: &str) -> Option<bool> {
+    let mut parts = owner.rsplitn(3, '-');
+    let (_nonce, pid, host) = (parts.next()?, parts.next()?, parts.next()?);
+    if host != crate::store::jobs::host_name() {
+        return None;
+    }
+    let pid: u32 = pid.parse().ok()?;
+    Some(std::path::Path::new(&format!("/proc/{pid}")).exists())
+}
+
+fn run_line(r: &RunView) -> String {
+    let state = match (&r.run.outcome, r.run.finished_at) {
+        (Some(o), Some(_)) => o.clone(),
+        _ => "running".to_string(),
+    };
+    format!(
+        "{} ({}, {}): {} documents ({} ok, {} rejected, {} failed, {} retries) | chunks: {} | elapsed: {:.1}s | {:.0} chunks/hour",
+        r.run.run_id,
+        r.run.kind,
+        state,
+        r.documents,
+        r.run.documents_ok,
+        r.run.documents_rejected,
+        r.run.documents_failed,
+        r.run.documents_retried,
+        r.run.chunks,
+        r.elapsed_secs,
+        r.chunks_per_hour
+    )
 }
 
 pub async fn print(g: &GlobalArgs, json: bool) -> anyhow::Result<u8> {
@@ -308,6 +462,23 @@ pub async fn print(g: &GlobalArgs, json: bool) -> anyhow::Result<u8> {
         println!("processes holding jobs:");
         for h in &s.lease_holders {
             println!("  {} ({} jobs)", h.owner, h.jobs);
+        }
+    }
+    if let Some(r) = &s.last_run {
+        println!("last run: {}", run_line(r));
+    }
+    if !s.workers.is_empty() {
+        println!("runs in progress:");
+        for w in &s.workers {
+            let alive = match w.alive {
+                Some(true) => "alive",
+                Some(false) => "process gone",
+                None => "on another host",
+            };
+            println!(
+                "  {} ({}) by {}: {} jobs held, {alive}",
+                w.run_id, w.kind, w.worker, w.jobs_held
+            );
         }
     }
     println!(

@@ -1,5 +1,6 @@
 //! Busy time per stage: how long each stage spent working (not waiting for input), summed
 //! over a run. Parse workers run side by side, so the parse figure can exceed wall time.
+//! Each piece of work is also observed by the `ingest_stage_duration_seconds` histogram.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -13,18 +14,25 @@ pub struct StageClock {
 }
 
 impl StageClock {
-    /// Record one piece of work of `stage` (a document, or an embedding batch) that took `d`.
-    pub fn add(&self, stage: Stage, d: Duration) {
+    /// Record one piece of work of `stage` (a document, or an embedding batch) on documents
+    /// of `doc_type` (a type name, or `mixed`) that took `d`.
+    pub fn add(&self, stage: Stage, doc_type: &str, d: Duration) {
+        crate::metrics::global().stage_time(stage, doc_type, d);
         let i = stage as usize - 1;
         self.nanos[i].fetch_add(d.as_nanos() as u64, Ordering::Relaxed);
         self.units[i].fetch_add(1, Ordering::Relaxed);
     }
 
-    /// Time `work` and record it under `stage`.
-    pub async fn time<F: std::future::Future>(&self, stage: Stage, work: F) -> F::Output {
+    /// Time `work` and record it under `stage` and `doc_type`.
+    pub async fn time<F: std::future::Future>(
+        &self,
+        stage: Stage,
+        doc_type: &str,
+        work: F,
+    ) -> F::Output {
         let t = Instant::now();
         let out = work.await;
-        self.add(stage, t.elapsed());
+        self.add(stage, doc_type, t.elapsed());
         out
     }
 
@@ -68,9 +76,9 @@ mod tests {
     #[test]
     fn busy_time_adds_up_per_stage() {
         let c = StageClock::default();
-        c.add(Stage::Embed, Duration::from_millis(30));
-        c.add(Stage::Embed, Duration::from_millis(12));
-        c.add(Stage::Store, Duration::from_millis(5));
+        c.add(Stage::Embed, "norm", Duration::from_millis(30));
+        c.add(Stage::Embed, "norm", Duration::from_millis(12));
+        c.add(Stage::Store, "doctrine", Duration::from_millis(5));
         let b = c.snapshot();
         assert_eq!(b.get(Stage::Embed), Duration::from_millis(42));
         assert_eq!(b.units(Stage::Embed), 2);

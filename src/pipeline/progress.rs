@@ -1,5 +1,6 @@
 //! Progress bars, one per stage. The only module that touches indicatif; hidden when stderr
-//! is not a terminal or with `--no-progress`.
+//! is not a terminal, with `--no-progress` or with `--log-format json` (where the lines it
+//! prints are log events instead).
 
 use std::io::IsTerminal;
 
@@ -16,7 +17,7 @@ pub struct Progress {
 
 impl Progress {
     pub fn new(enabled: bool) -> Self {
-        let enabled = enabled && std::io::stderr().is_terminal();
+        let enabled = enabled && std::io::stderr().is_terminal() && !crate::logging::json();
         let multi = if enabled {
             MultiProgress::with_draw_target(ProgressDrawTarget::stderr_with_hz(4))
         } else {
@@ -68,9 +69,11 @@ impl Progress {
         self.chunks.inc(n);
     }
 
-    /// Print a line above the bars (or plainly when hidden).
+    /// Print a line above the bars (or plainly when hidden; a warn event in JSON log mode).
     pub fn println(&self, line: &str) {
-        if self.multi.is_hidden() {
+        if crate::logging::json() {
+            tracing::warn!(target: crate::logging::REPORT_TARGET, "{line}");
+        } else if self.multi.is_hidden() {
             eprintln!("{line}");
         } else {
             let _ = self.multi.println(line);

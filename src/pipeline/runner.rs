@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tokio::sync::{mpsc, watch};
+use tracing::Instrument;
 
 use super::error::{Classify, ErrorClass, StageFailure};
 use super::progress::Progress;
@@ -188,6 +189,18 @@ struct Env<T> {
     item: T,
 }
 
+/// The span of one document's work: events in it carry the source, the job and (once known)
+/// the document id. Nested in the run's span, which carries the run id.
+fn doc_span(claim: &Claim, document_id: Option<&str>) -> tracing::Span {
+    tracing::info_span!(
+        "document",
+        source = %claim.source,
+        job_id = claim.id,
+        doc_type = claim.doc_type.as_str(),
+        document_id
+    )
+}
+
 /// Shared state of one run.
 struct Ctx {
     svc: Services,
@@ -249,10 +262,18 @@ impl Ctx {
             .map(|t| t.retry.clone())
             .unwrap_or_else(|| RetryPolicy::from_config(&Default::default()));
         let after = after_failure(failure.class, claim.retries, &policy);
+        let counted = match (failure.class, after) {
+            (ErrorClass::Fatal, _) => crate::metrics::Outcome::Fatal,
+            (_, AfterFailure::RetryAfter(_)) => crate::metrics::Outcome::Retry,
+            (ErrorClass::Rejected, _) => crate::metrics::Outcome::Rejected,
+            (ErrorClass::Transient, AfterFailure::Dead) => crate::metrics::Outcome::Dead,
+        };
+        crate::metrics::global().document(claim.doc_type, stage, counted);
         if let Err(e) = self
             .svc
             .jobs
             .fail(claim, stage, failure.class, &failure.message, after)
+            .instrument(doc_span(claim, claim.document_id.as_deref()))
             .await
         {
             self.set_fatal(format!("{}: cannot record failure: {e}", claim.source));
@@ -317,13 +338,21 @@ impl Ctx {
         document_id: &str,
         model_id: Option<&str>,
     ) -> bool {
+        let span = doc_span(claim, Some(document_id));
         match self
             .svc
             .jobs
             .checkpoint(claim, stage, &bytes, Some(document_id), model_id)
+            .instrument(span.clone())
             .await
         {
             Ok(()) => {
+                span.in_scope(|| tracing::info!(stage = stage.as_str(), "stage done"));
+                crate::metrics::global().document(
+                    claim.doc_type,
+                    stage,
+                    crate::metrics::Outcome::Ok,
+                );
                 self.progress.stage_done(stage);
                 true
             }
@@ -379,26 +408,33 @@ pub async fn run(
     // An outside shutdown request (signal) stops the feeder like a fatal error does.
     let mut ext = shutdown.clone();
     let ctx_sig = ctx.clone();
-    let signal_task = tokio::spawn(async move {
-        while ext.changed().await.is_ok() {
-            if *ext.borrow() {
-                ctx_sig.stop.send_replace(true);
-                break;
+    let signal_task = tokio::spawn(
+        async move {
+            while ext.changed().await.is_ok() {
+                if *ext.borrow() {
+                    ctx_sig.stop.send_replace(true);
+                    break;
+                }
             }
         }
-    });
+        .in_current_span(),
+    );
     // Leases are extended while documents are held, however long a stage takes.
     let ctx_hb = ctx.clone();
-    let heartbeat_task = tokio::spawn(async move {
-        let mut tick = tokio::time::interval(ctx_hb.cfg.heartbeat.max(Duration::from_millis(50)));
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tick.tick().await;
-            if let Err(e) = ctx_hb.svc.jobs.heartbeat().await {
-                tracing::warn!("lease heartbeat failed (will try again): {e}");
+    let heartbeat_task = tokio::spawn(
+        async move {
+            let mut tick =
+                tokio::time::interval(ctx_hb.cfg.heartbeat.max(Duration::from_millis(50)));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                if let Err(e) = ctx_hb.svc.jobs.heartbeat().await {
+                    tracing::warn!("lease heartbeat failed (will try again): {e}");
+                }
             }
         }
-    });
+        .in_current_span(),
+    );
 
     let (parse_tx, parse_rx) = mpsc::channel::<Claim>(CHANNEL_CAPACITY);
     let (chunk_tx, chunk_rx) = mpsc::channel::<Env<Document>>(CHANNEL_CAPACITY);
@@ -406,32 +442,32 @@ pub async fn run(
     let (enrich_tx, enrich_rx) = mpsc::channel::<Env<EmbeddedDocument>>(CHANNEL_CAPACITY);
     let (store_tx, store_rx) = mpsc::channel::<Env<EnrichedDocument>>(CHANNEL_CAPACITY);
 
-    let collector = tokio::spawn(collect(outcome_rx, progress.clone()));
+    let collector = tokio::spawn(collect(outcome_rx, progress.clone()).in_current_span());
 
     let mut tasks = tokio::task::JoinSet::new();
-    tasks.spawn(feed(
-        ctx.clone(),
-        Lines {
-            parse: parse_tx,
-            chunk: chunk_tx.clone(),
-            embed: embed_tx.clone(),
-            enrich: enrich_tx.clone(),
-            store: store_tx.clone(),
-        },
-    ));
+    tasks.spawn(
+        feed(
+            ctx.clone(),
+            Lines {
+                parse: parse_tx,
+                chunk: chunk_tx.clone(),
+                embed: embed_tx.clone(),
+                enrich: enrich_tx.clone(),
+                store: store_tx.clone(),
+            },
+        )
+        .in_current_span(),
+    );
     let parse_rx = Arc::new(tokio::sync::Mutex::new(parse_rx));
     for _ in 0..ctx.cfg.concurrency.max(1) {
-        tasks.spawn(parse_worker(
-            ctx.clone(),
-            parse_rx.clone(),
-            chunk_tx.clone(),
-        ));
+        tasks
+            .spawn(parse_worker(ctx.clone(), parse_rx.clone(), chunk_tx.clone()).in_current_span());
     }
     drop(chunk_tx);
-    tasks.spawn(chunk_stage(ctx.clone(), chunk_rx, embed_tx));
-    tasks.spawn(embed_stage(ctx.clone(), embed_rx, enrich_tx));
-    tasks.spawn(enrich_stage(ctx.clone(), enrich_rx, store_tx));
-    tasks.spawn(store_stage(ctx.clone(), store_rx));
+    tasks.spawn(chunk_stage(ctx.clone(), chunk_rx, embed_tx).in_current_span());
+    tasks.spawn(embed_stage(ctx.clone(), embed_rx, enrich_tx).in_current_span());
+    tasks.spawn(enrich_stage(ctx.clone(), enrich_rx, store_tx).in_current_span());
+    tasks.spawn(store_stage(ctx.clone(), store_rx).in_current_span());
 
     // After a signal, documents in flight get the grace period; then the line is cut.
     let grace = ctx.cfg.grace;
@@ -506,11 +542,13 @@ async fn collect(mut rx: mpsc::Receiver<Outcome>, progress: Progress) -> RunRepo
                 delay,
             } => {
                 r.retried += 1;
-                progress.println(&format!(
-                    "retry {retry}/{max} in {:.1}s: {source}: {stage} stage: {}",
-                    delay.as_secs_f64(),
-                    failure.message
-                ));
+                report_span(&source, stage).in_scope(|| {
+                    progress.println(&format!(
+                        "retry {retry}/{max} in {:.1}s: {source}: {stage} stage: {}",
+                        delay.as_secs_f64(),
+                        failure.message
+                    ))
+                });
             }
             Outcome::Failed {
                 source,
@@ -527,14 +565,21 @@ async fn collect(mut rx: mpsc::Receiver<Outcome>, progress: Progress) -> RunRepo
                     ErrorClass::Transient => format!("dead after {retries} retries"),
                     ErrorClass::Fatal => "failed (fatal)".to_string(),
                 };
-                progress.println(&format!(
-                    "{label}: {source}: {stage} stage: {}",
-                    failure.message
-                ));
+                report_span(&source, stage).in_scope(|| {
+                    progress.println(&format!(
+                        "{label}: {source}: {stage} stage: {}",
+                        failure.message
+                    ))
+                });
             }
         }
     }
     r
+}
+
+/// The span of a user-facing line about one document (its source and failing stage).
+fn report_span(source: &str, stage: Stage) -> tracing::Span {
+    tracing::info_span!("document", source, stage = stage.as_str())
 }
 
 fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Option<T> {
@@ -648,6 +693,8 @@ async fn feed(ctx: Arc<Ctx>, lines: Lines) {
 
 /// Send a claimed job into the line at its first unfinished stage, with its checkpoint.
 async fn dispatch(ctx: &Ctx, claim: Claim, lines: &Lines) -> bool {
+    doc_span(&claim, claim.document_id.as_deref())
+        .in_scope(|| tracing::info!(stage_done = claim.stage_done, "claimed"));
     let model = ctx.svc.embedder.model_id().to_string();
     let mut claim = claim;
     // Chunks are sized in the model's tokens and vectors belong to one model: a checkpoint
@@ -717,9 +764,10 @@ async fn parse_worker(
             guard.recv().await
         };
         let Some(claim) = claim else { break };
+        let work = fetch_and_parse(&ctx, &claim).instrument(doc_span(&claim, None));
         match ctx
             .clock
-            .time(Stage::Parse, fetch_and_parse(&ctx, &claim))
+            .time(Stage::Parse, claim.doc_type.as_str(), work)
             .await
         {
             Ok(Parsed::Unchanged(validators)) => {
@@ -817,7 +865,9 @@ async fn fetch_and_parse_inner(
     let key = claim.source.clone();
     let fault = ctx.cfg.fault.clone();
     let opts = types.parse.clone();
+    let span = tracing::Span::current();
     tokio::task::spawn_blocking(move || {
+        let _in = span.enter();
         if let Some(Fault::CrashOn(text)) = &fault {
             if key.contains(text.as_str()) {
                 kill_self();
@@ -852,16 +902,20 @@ async fn chunk_stage(
         };
         let chunker = types.chunker.clone();
         let embedder = ctx.svc.embedder.clone();
+        let span = doc_span(&claim, Some(&item.info.id));
         let work = tokio::task::spawn_blocking(move || {
+            let _in = span.enter();
             let count = |t: &str| embedder.count_tokens(t);
             let mut embed = |texts: &[&str]| embedder.embed(texts).map_err(|e| e.to_string());
             chunker.chunk(item, &count, &mut embed)
         });
         // Over the soft limit the document is let go (the blocking work cannot be interrupted;
         // its result is dropped when it ends).
-        let timed = ctx
-            .clock
-            .time(Stage::Chunk, tokio::time::timeout(types.soft_limit, work));
+        let timed = ctx.clock.time(
+            Stage::Chunk,
+            claim.doc_type.as_str(),
+            tokio::time::timeout(types.soft_limit, work),
+        );
         let result = match timed.await {
             Ok(r) => r,
             Err(_) => {
@@ -1016,7 +1070,8 @@ async fn embed_stage(
             let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
             embedder.embed(&refs)
         });
-        let result = ctx.clock.time(Stage::Embed, work).await;
+        let types = batch_type(&queue, &owners);
+        let result = ctx.clock.time(Stage::Embed, types, work).await;
         let vectors = match result {
             Ok(Ok(v)) => v,
             Ok(Err(e)) => {
@@ -1045,6 +1100,17 @@ async fn embed_stage(
         if !flush_completed(&ctx, &mut queue, &tx).await {
             return;
         }
+    }
+}
+
+/// The document type of an embedding batch, `mixed` when it spans several.
+fn batch_type(queue: &VecDeque<PendingEmbed>, owners: &[usize]) -> &'static str {
+    let mut types = owners.iter().map(|&i| queue[i].env.claim.doc_type.as_str());
+    let first = types.next().unwrap_or("mixed");
+    if types.all(|t| t == first) {
+        first
+    } else {
+        "mixed"
     }
 }
 
@@ -1111,8 +1177,16 @@ async fn enrich_stage(
             continue;
         };
         let enricher = types.enricher.clone();
-        let work = tokio::task::spawn_blocking(move || crate::enrich::enrich(item, &enricher));
-        let enriched = match ctx.clock.time(Stage::Enrich, work).await {
+        let span = doc_span(&claim, Some(&item.info.id));
+        let work = tokio::task::spawn_blocking(move || {
+            let _in = span.enter();
+            crate::enrich::enrich(item, &enricher)
+        });
+        let enriched = match ctx
+            .clock
+            .time(Stage::Enrich, claim.doc_type.as_str(), work)
+            .await
+        {
             Ok(e) => {
                 Fault::crash_in(&ctx.cfg.fault, Stage::Enrich);
                 e
@@ -1150,11 +1224,16 @@ async fn enrich_stage(
 
 async fn store_stage(ctx: Arc<Ctx>, mut rx: mpsc::Receiver<Env<EnrichedDocument>>) {
     while let Some(Env { claim, item }) = rx.recv().await {
+        let span = doc_span(&claim, Some(&item.info.id));
         let mut attempt = 0;
         let result = loop {
             attempt += 1;
-            let stored = store_document(&ctx, &claim, &item);
-            match ctx.clock.time(Stage::Store, stored).await {
+            let stored = store_document(&ctx, &claim, &item).instrument(span.clone());
+            match ctx
+                .clock
+                .time(Stage::Store, claim.doc_type.as_str(), stored)
+                .await
+            {
                 Err(e) if e.class() == ErrorClass::Transient && attempt < STORE_ATTEMPTS => {
                     let wait = ctx.cfg.store_backoff * 2u32.pow(attempt - 1);
                     tracing::warn!(source = %claim.source, attempt, "store failed, retrying: {e}");
@@ -1182,6 +1261,11 @@ async fn store_stage(ctx: Arc<Ctx>, mut rx: mpsc::Receiver<Env<EnrichedDocument>
                     ctx.set_fatal(format!("{}: store checkpoint failed: {e}", claim.source));
                     break;
                 }
+                let chunks = item.chunks.len() as u64;
+                span.in_scope(|| tracing::info!(stage = "store", chunks, "document stored"));
+                let m = crate::metrics::global();
+                m.document(claim.doc_type, Stage::Store, crate::metrics::Outcome::Ok);
+                m.chunks_stored(claim.doc_type, chunks);
                 ctx.progress.stage_done(Stage::Store);
                 ctx.settle();
                 let _ = ctx

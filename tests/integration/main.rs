@@ -8,6 +8,7 @@ mod faults;
 mod hostile;
 mod memory;
 mod norms;
+mod observability;
 mod parity;
 mod refresh;
 mod reliability;
