@@ -270,7 +270,7 @@ async fn migrations_apply_once_and_connect_is_idempotent() {
         .fetch_all(c.pool())
         .await
         .unwrap();
-    assert_eq!(versions, [1, 2, 3]);
+    assert_eq!(versions, [1, 2, 3, 4]);
     let tables: Vec<String> = sqlx::query_scalar(
         "SELECT table_name::text FROM information_schema.tables
          WHERE table_schema = current_schema() ORDER BY 1",
@@ -292,6 +292,7 @@ async fn migrations_apply_once_and_connect_is_idempotent() {
             "job_payloads",
             "jobs",
             "locks",
+            "runs",
             "schema_migrations",
             "stage_counters"
         ]
@@ -1072,6 +1073,37 @@ macro_rules! job_scenario {
                 r.get::<i64, _>(2)
             ));
         }
+        // Runs: recorded at start, completed at the end; queue depth per type and state.
+        s.start_run("r1", "ingest").await.unwrap();
+        let open = s.open_runs().await.unwrap();
+        log.push(format!(
+            "open runs {} {} {}",
+            open.len(),
+            open[0].kind,
+            open[0].worker == s.owner()
+        ));
+        let totals = ingest::store::runs::RunTotals {
+            ok: 3,
+            rejected: 1,
+            retried: 2,
+            chunks: 17,
+            ..Default::default()
+        };
+        s.finish_run("r1", &totals).await.unwrap();
+        let r = s.runs(5).await.unwrap().remove(0);
+        log.push(format!(
+            "run {} {} {} {} {} {} {:?} {} {}",
+            r.run_id,
+            r.documents_ok,
+            r.documents_rejected,
+            r.documents_failed,
+            r.documents_retried,
+            r.chunks,
+            r.outcome,
+            r.finished_at.is_some_and(|f| f >= r.started_at),
+            s.open_runs().await.unwrap().len()
+        ));
+        log.push(format!("depth {:?}", s.queue_depth().await.unwrap()));
         for r in sqlx::query("SELECT source, stage, class, message FROM job_errors ORDER BY id")
             .fetch_all($pool)
             .await
@@ -1165,6 +1197,20 @@ async fn job_store_behaves_like_the_sqlite_one() {
     expect("lock again None");
     expect("renew true");
     expect("renew unlocked false");
+    assert!(
+        pg_log.contains(&"open runs 1 ingest true".to_string()),
+        "{pg_log:#?}"
+    );
+    assert!(
+        pg_log.contains(&"run r1 3 1 0 2 17 Some(\"ok\") true 0".to_string()),
+        "{pg_log:#?}"
+    );
+    assert!(
+        pg_log
+            .iter()
+            .any(|l| l.starts_with("depth [") && l.contains("state: \"queued\", count: 2")),
+        "{pg_log:#?}"
+    );
 }
 
 #[tokio::test]
