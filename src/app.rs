@@ -1403,7 +1403,7 @@ async fn refresh(g: &GlobalArgs, a: &RefreshArgs) -> anyhow::Result<u8> {
             };
             let (sources, bad) = read_list(list)?;
             for b in &bad {
-                eprintln!("{b}");
+                logging::error_line(b);
             }
             Some((*t, sources, bad.len() as u64))
         }
@@ -1413,11 +1413,11 @@ async fn refresh(g: &GlobalArgs, a: &RefreshArgs) -> anyhow::Result<u8> {
     // sharing PostgreSQL; a second trigger (cron fired twice) is a no-op.
     let (locks, _db) = open_jobs(g, Some(&configs[0].1)).await?;
     if let Some(h) = locks.try_lock(REFRESH_LOCK).await? {
-        eprintln!(
+        logging::info_line(&format!(
             "refresh: another refresh holds the lock ({}, taken {}s ago); nothing to do",
             h.owner,
             (crate::store::sqlite::now_ms() - h.acquired_at).max(0) / 1000
-        );
+        ));
         return Ok(exit::OK);
     }
     let renew_locks = locks.clone();
@@ -1435,7 +1435,9 @@ async fn refresh(g: &GlobalArgs, a: &RefreshArgs) -> anyhow::Result<u8> {
     let result = refresh_locked(g, a, &types, &configs, &model, listed).await;
     renewer.abort();
     if let Err(e) = locks.unlock(REFRESH_LOCK).await {
-        eprintln!("refresh: cannot release the lock (it expires on its own): {e}");
+        logging::error_line(&format!(
+            "refresh: cannot release the lock (it expires on its own): {e}"
+        ));
     }
     result
 }
@@ -1472,11 +1474,11 @@ async fn refresh_locked(
                     st.erase(id).await?;
                 }
                 if jobs.mark_withdrawn(m.id).await? {
-                    eprintln!(
+                    logging::info_line(&format!(
                         "withdrawn: {} ({})",
                         m.source,
                         m.document_id.as_deref().unwrap_or("nothing stored")
-                    );
+                    ));
                     withdrawn.push(m.source);
                 }
             }
@@ -1510,10 +1512,15 @@ async fn refresh_locked(
     );
     let progress = Progress::new(!a.no_progress);
     progress.set_total(revisited + added);
+    let watch = RunWatch::start(&jobs, &run_id, "refresh", &a.metrics).await?;
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let signals = tokio::spawn(watch_signals(shutdown_tx, progress.clone()));
-    let report = runner::run(services, runner_cfg, progress, shutdown_rx).await;
+    let report = runner::run(services, runner_cfg, progress, shutdown_rx)
+        .instrument(watch.span.clone())
+        .await;
     signals.abort();
+    let span = watch.span.clone();
+    let watched = watch.end(&jobs, &report, &a.metrics).await;
     let unfinished: u64 = jobs
         .run_states(&run_id)
         .await?
@@ -1522,6 +1529,7 @@ async fn refresh_locked(
         .map(|(_, n)| n as u64)
         .sum();
     st.close().await;
+    watched?;
     let summary = RefreshSummary {
         run_id,
         revisited,
@@ -1537,28 +1545,46 @@ async fn refresh_locked(
         interrupted: report.interrupted,
         fatal: report.fatal.clone(),
     };
+    let line = format!(
+        "refresh: {} revisited, {} new | {} unchanged, {} ingested, {} withdrawn, {} rejected, {} failed | chunks: {} | elapsed: {:.1}s",
+        summary.revisited,
+        summary.added,
+        summary.unchanged,
+        summary.reingested,
+        summary.withdrawn.len(),
+        summary.documents_rejected,
+        summary.documents_failed,
+        summary.chunks,
+        summary.elapsed_secs
+    );
     if a.json {
         println!("{}", serde_json::to_string(&summary)?);
-    } else {
-        println!(
-            "refresh: {} revisited, {} new | {} unchanged, {} ingested, {} withdrawn, {} rejected, {} failed | chunks: {} | elapsed: {:.1}s",
-            summary.revisited,
-            summary.added,
-            summary.unchanged,
-            summary.reingested,
-            summary.withdrawn.len(),
-            summary.documents_rejected,
-            summary.documents_failed,
-            summary.chunks,
-            summary.elapsed_secs
-        );
+    }
+    if logging::json() {
+        span.in_scope(|| {
+            tracing::info!(
+                target: logging::REPORT_TARGET,
+                revisited = summary.revisited,
+                added = summary.added,
+                unchanged = summary.unchanged,
+                reingested = summary.reingested,
+                withdrawn = summary.withdrawn.len(),
+                chunks = summary.chunks,
+                elapsed_secs = summary.elapsed_secs,
+                "{line}"
+            )
+        });
+    } else if !a.json {
+        println!("{line}");
     }
     if let Some(f) = &report.fatal {
-        eprintln!("error: {f}");
+        span.in_scope(|| logging::error_line(&format!("error: {f}")));
         return Ok(exit::FATAL);
     }
     if report.interrupted {
-        eprintln!("interrupted: the next refresh resumes the unfinished documents");
+        span.in_scope(|| {
+            logging::error_line("interrupted: the next refresh resumes the unfinished documents")
+        });
         return Ok(exit::INTERRUPTED);
     }
     if unfinished > 0 || summary.documents_rejected > 0 || summary.documents_failed > 0 {

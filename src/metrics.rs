@@ -35,6 +35,8 @@ const STATES: &[&str] = &["queued", "running", "done", "dead"];
 pub enum Outcome {
     /// The stage's output is durable (checkpointed, or stored).
     Ok,
+    /// A refresh found the source unchanged: nothing ran past the fetch.
+    Unchanged,
     /// A transient failure: back in the queue.
     Retry,
     /// Bad input: dead at once.
@@ -49,6 +51,7 @@ impl Outcome {
     pub fn as_str(self) -> &'static str {
         match self {
             Outcome::Ok => "ok",
+            Outcome::Unchanged => "unchanged",
             Outcome::Retry => "retry",
             Outcome::Rejected => "rejected",
             Outcome::Dead => "dead",

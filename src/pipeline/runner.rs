@@ -776,6 +776,13 @@ async fn parse_worker(
                         .await;
                     continue;
                 }
+                crate::metrics::global().document(
+                    claim.doc_type,
+                    Stage::Parse,
+                    crate::metrics::Outcome::Unchanged,
+                );
+                doc_span(&claim, None)
+                    .in_scope(|| tracing::info!("unchanged since it was stored: skipped"));
                 ctx.settle();
                 let _ = ctx.outcomes.send(Outcome::Unchanged).await;
             }

@@ -215,14 +215,22 @@ fn refresh_skips_unchanged_replaces_changed_keeps_versions_and_withdraws_missing
         0
     );
 
-    // Without a LIST every known source is revisited, none withdrawn.
+    // Without a LIST every known source is revisited, none withdrawn; the metrics count
+    // the skipped documents.
+    let prom = tmp.path().join("refresh.prom");
     let r = refresh(
         &data,
-        &["--type", "norm"],
+        &["--type", "norm", "--metrics-file", prom.to_str().unwrap()],
         &[("INGEST_FAULT", "parse-panic")],
     );
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(r.summary()["unchanged"].as_u64(), Some(3));
+    let metrics = std::fs::read_to_string(&prom).unwrap();
+    let line = metrics
+        .lines()
+        .find(|l| l.starts_with("ingest_documents_total{") && l.contains("outcome=\"unchanged\""))
+        .unwrap_or_else(|| panic!("{metrics}"));
+    assert!(line.ends_with(" 3"), "{line}");
     // A LIST needs exactly one type.
     let r = refresh(&data, &[all.to_str().unwrap()], &[]);
     assert_ne!(r.code, 0);
