@@ -146,6 +146,8 @@ pub struct Status {
     pub dead: Vec<crate::store::jobs::DeadJob>,
     /// Queued jobs waiting for a retry (they failed transiently before).
     pub retrying: i64,
+    /// Sources withdrawn by a refresh (gone from its list; nothing of them is stored).
+    pub withdrawn: i64,
     pub lease_holders: Vec<LeaseHolder>,
 }
 
@@ -187,15 +189,16 @@ macro_rules! job_tables {
             message: r.get("message"),
         })
         .collect();
-        let (dead_jobs, retrying): (i64, i64) = {
+        let (dead_jobs, retrying, withdrawn): (i64, i64, i64) = {
             let r = sqlx::query(
                 "SELECT COUNT(CASE WHEN state IN ('dead', 'rejected', 'failed') THEN 1 END) AS dead,
-                        COUNT(CASE WHEN state = 'queued' AND retries > 0 THEN 1 END) AS retrying
+                        COUNT(CASE WHEN state = 'queued' AND retries > 0 THEN 1 END) AS retrying,
+                        COUNT(withdrawn_at) AS withdrawn
                  FROM jobs",
             )
             .fetch_one($pool)
             .await?;
-            (r.get("dead"), r.get("retrying"))
+            (r.get("dead"), r.get("retrying"), r.get("withdrawn"))
         };
         let holders: Vec<LeaseHolder> = sqlx::query(
             "SELECT lease_owner, COUNT(*) AS n, MIN(lease_expires_at) AS expires FROM jobs
@@ -211,7 +214,7 @@ macro_rules! job_tables {
             lease_expires_at: r.get("expires"),
         })
         .collect();
-        (jobs, counters, last_errors, (dead_jobs, retrying, holders))
+        (jobs, counters, last_errors, (dead_jobs, retrying, withdrawn, holders))
     }};
 }
 
@@ -258,7 +261,7 @@ pub async fn collect(g: &GlobalArgs) -> anyhow::Result<Status> {
     let (recent, open) = runs;
     let now = crate::store::sqlite::now_ms();
     let by_type = by_type(&jobs);
-    let (dead_jobs, retrying, lease_holders) = queue;
+    let (dead_jobs, retrying, withdrawn, lease_holders) = queue;
     let workers = open
         .into_iter()
         .map(|r| {
@@ -360,6 +363,7 @@ pub async fn collect(g: &GlobalArgs) -> anyhow::Result<Status> {
         dead_jobs,
         dead,
         retrying,
+        withdrawn,
         lease_holders,
     };
     if let Some(db) = db {
@@ -485,6 +489,12 @@ pub async fn print(g: &GlobalArgs, json: bool) -> anyhow::Result<u8> {
         "dead jobs: {} (ingest dlq list | requeue | purge)",
         s.dead_jobs
     );
+    if s.withdrawn > 0 {
+        println!(
+            "withdrawn sources: {} (gone from a refresh list; listed again, they come back)",
+            s.withdrawn
+        );
+    }
     for d in &s.dead {
         println!(
             "  #{} {}: {} stage ({}): {}",

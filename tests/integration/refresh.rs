@@ -184,6 +184,7 @@ fn refresh_skips_unchanged_replaces_changed_keeps_versions_and_withdraws_missing
         ),
         1
     );
+    assert_eq!(status(&data)["withdrawn"], 1);
     let d = data.to_str().unwrap();
     let v = run_args(&["verify", "--data-dir", d]);
     assert_eq!(v.code, 0, "{}{}", v.stdout, v.stderr);
