@@ -325,6 +325,66 @@ fn suite(backend: Backend, vectors: &str) {
         "{}",
         v.stdout
     );
+
+    // Refresh: the unchanged norms are skipped; a list without the law 56/2007 withdraws it
+    // from every store; its validity was stored, and citations of it were linked.
+    let l56 = "/akn/it/act/legge/stato/2007-05-04/56/ita@2007-05-06";
+    assert_eq!(
+        backend.sql(
+            &data,
+            &format!("SELECT valid_from FROM documents WHERE id = '{l56}'")
+        ),
+        ["2007-05-06"]
+    );
+    let linked = backend.sql(
+        &data,
+        &format!("SELECT DISTINCT target_document_id FROM citation_links WHERE target_document_id = '{l56}'"),
+    );
+    assert_eq!(linked, [l56]);
+    let norms: Vec<String> = std::fs::read_to_string(&lists[0].1)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        .map(|l| fixture(l.trim()).display().to_string())
+        .collect();
+    let all = list(tmp.path(), "norms.txt", &norms);
+    let refresh = |l: &Path| {
+        let r = with(&[
+            "refresh",
+            "--type",
+            "norm",
+            l.to_str().unwrap(),
+            "--json",
+            "--no-progress",
+        ]);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        r.summary()
+    };
+    let s = refresh(&all);
+    assert_eq!(s["unchanged"].as_u64(), Some(norms.len() as u64), "{s}");
+    assert_eq!(s["reingested"].as_u64(), Some(0), "{s}");
+    let without: Vec<String> = norms
+        .iter()
+        .filter(|l| !l.contains("legge_56"))
+        .cloned()
+        .collect();
+    let fewer = list(tmp.path(), "fewer.txt", &without);
+    let s = refresh(&fewer);
+    assert_eq!(s["withdrawn"].as_array().map(Vec::len), Some(1), "{s}");
+    assert_eq!(
+        backend.sql(
+            &data,
+            &format!("SELECT CAST(COUNT(*) AS TEXT) FROM documents WHERE id = '{l56}'")
+        ),
+        ["0"]
+    );
+    let v = with(&["verify"]);
+    assert_eq!(v.code, 0, "{}{}", v.stdout, v.stderr);
+    assert!(
+        v.stdout.contains("verified 19 documents: stores agree"),
+        "{}",
+        v.stdout
+    );
 }
 
 #[test]
