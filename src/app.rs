@@ -98,6 +98,26 @@ struct Opened {
 }
 
 impl Opened {
+    /// What the runner needs: these stores, one model, and each served type's pipeline.
+    fn services(
+        &self,
+        configs: &[(DocType, PipelineConfig)],
+        embedder: Arc<dyn crate::embed::Embedder>,
+    ) -> anyhow::Result<Services> {
+        let mut types = std::collections::HashMap::new();
+        for (t, c) in configs {
+            types.insert(*t, type_services(c, embedder.as_ref())?);
+        }
+        Ok(Services {
+            jobs: self.jobs.clone(),
+            relational: self.relational.clone(),
+            graph: self.graph.clone(),
+            vectors: self.vectors.clone(),
+            types,
+            embedder,
+        })
+    }
+
     /// Remove a document from every store (every model's collection included); false when
     /// the relational store had none.
     async fn erase(&self, document_id: &str) -> Result<bool, crate::store::StoreError> {
@@ -833,14 +853,7 @@ async fn ingest(g: &GlobalArgs, a: &IngestArgs) -> anyhow::Result<u8> {
         )
         .await?;
 
-    let services = Services {
-        jobs: jobs.clone(),
-        relational: st.relational.clone(),
-        graph: st.graph.clone(),
-        vectors: st.vectors.clone(),
-        types: [(doc_type, type_services(&config, embedder.as_ref())?)].into(),
-        embedder,
-    };
+    let services = st.services(&[(doc_type, config.clone())], embedder)?;
     // The shortcut works on its own list until every source is done or dead, waiting out
     // retry delays.
     let runner_cfg = runner_config(
@@ -1030,18 +1043,7 @@ async fn worker(g: &GlobalArgs, a: &WorkerArgs) -> anyhow::Result<u8> {
     let first = &configs[0].1;
     let (_lock, st) = open_for_work(g, first, embedder.as_ref()).await?;
     let jobs = st.jobs.clone();
-    let mut per_type = std::collections::HashMap::new();
-    for (t, c) in &configs {
-        per_type.insert(*t, type_services(c, embedder.as_ref())?);
-    }
-    let services = Services {
-        jobs: jobs.clone(),
-        relational: st.relational.clone(),
-        graph: st.graph.clone(),
-        vectors: st.vectors.clone(),
-        types: per_type,
-        embedder,
-    };
+    let services = st.services(&configs, embedder)?;
     let runner_cfg = runner_config(
         g,
         first,
@@ -1486,18 +1488,7 @@ async fn refresh_locked(
         }
         None => jobs.revisit(&run_id, types, None).await?,
     };
-    let mut per_type = std::collections::HashMap::new();
-    for (t, c) in configs {
-        per_type.insert(*t, type_services(c, embedder.as_ref())?);
-    }
-    let services = Services {
-        jobs: jobs.clone(),
-        relational: st.relational.clone(),
-        graph: st.graph.clone(),
-        vectors: st.vectors.clone(),
-        types: per_type,
-        embedder,
-    };
+    let services = st.services(configs, embedder)?;
     let runner_cfg = runner_config(
         g,
         first,
