@@ -428,14 +428,17 @@ impl JobStore {
     }
 
     /// Delete dead letters (and their checkpoints), those dead for longer than `older_than_ms`
-    /// when given. Returns the removed jobs' (id, document id) pairs.
+    /// when given. Returns the removed jobs' ids, each with the document it may have partly
+    /// stored: only a job that never completed a store has one (a job that did keeps the last
+    /// document it stored completely).
     pub async fn purge_dead(
         &self,
         older_than_ms: Option<i64>,
     ) -> Result<Vec<(i64, Option<String>)>, StoreError> {
         let mut tx = write_tx(&self.pool).await?;
         let sql = format!(
-            "SELECT id, document_id FROM jobs WHERE state IN ('dead', 'rejected', 'failed')
+            "SELECT id, CASE WHEN content_hash IS NULL THEN document_id END AS document_id
+             FROM jobs WHERE state IN ('dead', 'rejected', 'failed')
                AND (?1 IS NULL OR COALESCE(dead_at, updated_at) < {SQL_NOW} - ?1)"
         );
         let rows: Vec<(i64, Option<String>)> = sqlx::query(&sql)

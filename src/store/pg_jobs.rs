@@ -311,7 +311,7 @@ impl PgJobStore {
         let rows = sqlx::query(
             "DELETE FROM jobs WHERE state IN ('dead', 'rejected', 'failed')
                AND ($1::bigint IS NULL OR COALESCE(dead_at, updated_at) < ingest_now_ms() - $1)
-             RETURNING id, document_id",
+             RETURNING id, CASE WHEN content_hash IS NULL THEN document_id END AS document_id",
         )
         .bind(older_than_ms)
         .fetch_all(&self.pool)

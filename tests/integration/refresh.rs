@@ -452,51 +452,51 @@ fn cleanup_removes_old_dead_letters_and_what_they_partly_stored() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
     let a = acts(tmp.path());
-    let l = list(tmp.path(), "two.txt", &lines(&[&a[0], &a[1]]));
+    let l = list(tmp.path(), "three.txt", &lines(&[&a[0], &a[1], &a[2]]));
     assert_eq!(ingest(&data, &l, &[], &[]).code, 0);
-    // Two dead letters: one from long ago whose document reached the stores before its job
-    // died, one recent.
+    // Three dead letters: act 1 died long ago in its first store stage after its document
+    // reached the stores (no completed store: no content hash); act 2 died recently; act 3
+    // died long ago in a later run, after a completed store.
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
     rt.block_on(async {
-        let db = ingest::store::sqlite::Sqlite::try_open(&data.join("ingest.db")).await.unwrap();
-        sqlx::query("UPDATE jobs SET state = 'dead', dead_at = CASE WHEN source LIKE '%act_901%' THEN 1000 ELSE 9000000000000 END")
-            .execute(db.pool())
+        let db = ingest::store::sqlite::Sqlite::try_open(&data.join("ingest.db"))
             .await
             .unwrap();
+        sqlx::query(
+            "UPDATE jobs SET state = 'dead', stage_done = 4,
+               dead_at = CASE WHEN source LIKE '%act_902%' THEN 9000000000000 ELSE 1000 END,
+               content_hash = CASE WHEN source LIKE '%act_901%' THEN NULL ELSE content_hash END",
+        )
+        .execute(db.pool())
+        .await
+        .unwrap();
         db.close().await;
     });
     let d = data.to_str().unwrap();
     let r = run_args(&["cleanup", "--older-than", "24h", "--data-dir", d]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(
-        r.stdout.contains("removed 1 dead job(s)") && r.stdout.contains("1 partly stored"),
+        r.stdout.contains("removed 2 dead job(s)")
+            && r.stdout.contains("partial outputs of 1 document(s)"),
         "{}",
         r.stdout
     );
     assert_eq!(scalar(&data, "SELECT COUNT(*) FROM jobs"), 1);
-    assert_eq!(
+    let stored = |n: u32| {
         scalar(
             &data,
             &format!(
                 "SELECT COUNT(*) FROM documents WHERE id = '{}'",
-                doc_id(1, "2007-05-06")
-            )
-        ),
-        0
-    );
-    assert_eq!(
-        scalar(
-            &data,
-            &format!(
-                "SELECT COUNT(*) FROM documents WHERE id = '{}'",
-                doc_id(2, "2007-05-06")
-            )
-        ),
-        1
-    );
+                doc_id(n, "2007-05-06")
+            ),
+        )
+    };
+    // The partial document is gone; the recent dead letter and the document an earlier run
+    // stored completely stay.
+    assert_eq!((stored(1), stored(2), stored(3)), (0, 1, 1));
     let v = run_args(&["verify", "--data-dir", d]);
     assert_eq!(v.code, 0, "{}{}", v.stdout, v.stderr);
     let r = run_args(&["cleanup", "--older-than", "soon", "--data-dir", d]);
