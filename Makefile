@@ -18,7 +18,7 @@ DEB_PACKAGES := build-essential pkg-config ca-certificates python3 python3-pip p
                 clang libclang-dev libtesseract-dev libleptonica-dev \
                 tesseract-ocr-ita tesseract-ocr-eng tesseract-ocr-osd poppler-utils
 
-.PHONY: help deps models build run test check fmt clippy release clean-data parity-reference services services-down fuzz
+.PHONY: help deps models build run test check fmt clippy release clean-data parity-reference services services-down fuzz bench
 
 # Parity reference for the multilingual model: SentencePiece ids and the uncut graph's vectors
 # (onnxruntime-extensions), computed in a pinned Python venv; tests/integration/parity.rs compares.
@@ -33,6 +33,7 @@ help:
 	@echo "make check  cargo fmt --check and clippy -D warnings"
 	@echo "make models install model files only"
 	@echo "make services / services-down  start / stop the test servers (PostgreSQL, Bolt graph, Qdrant API)"
+	@echo "make bench  chunks/hour end to end vs embed-only, per-stage busy time, peak RSS (BENCH_SCALES, BENCH_MODELS; see BENCHMARKS.md)"
 	@echo "make fuzz   fuzz the AKN parser, citation extractor and section detector (FUZZ_SECONDS each, default 120)"
 
 deps:
@@ -88,6 +89,40 @@ services-down:
 test: models parity-reference services
 	@code=0; $(CARGO) test --locked --all-targets -- --test-threads=2 || code=$$?; \
 	$(MAKE) --no-print-directory services-down; exit $$code
+
+# Throughput benchmark (not part of `make test`; figures in BENCHMARKS.md): `ingest bench` at each
+# scale with each model, on the embedded stores, and on the test servers when all three are
+# up (`make services`; a fresh PostgreSQL schema per run). Then the criterion micro-benches.
+# One line of JSON per run is appended to $(BENCH_OUT)/bench.jsonl.
+BENCH_SCALES ?= 1 10 100
+BENCH_MODELS ?= all-minilm-l6-v2-int8 use-multilingual-v3-int8
+BENCH_SERVER_SCALES ?= 1 10
+BENCH_OUT ?= $(CURDIR)/bench-results
+BENCH_CRITERION ?= 1
+BENCH_PG ?= postgres://postgres@127.0.0.1:$${INGEST_PG_PORT:-15432}/ingest_test
+BENCH_QDRANT ?= http://127.0.0.1:$${INGEST_QDRANT_PORT:-16334}
+BENCH_BOLT ?= bolt://root:$${INGEST_ARCADEDB_PASSWORD:-ingest-test-pw}@127.0.0.1:$${INGEST_BOLT_PORT:-17687}/graph
+RELEASE_BIN := $(CARGO_TARGET_DIR)/release/ingest
+
+bench: models
+	$(CARGO) build --locked --release --bin ingest
+	@mkdir -p $(BENCH_OUT); out=$(BENCH_OUT)/bench.jsonl; code=0; \
+	up() { (exec 3<>/dev/tcp/127.0.0.1/$$1) 2>/dev/null; }; \
+	servers=0; up $${INGEST_PG_PORT:-15432} && up $${INGEST_QDRANT_PORT:-16334} && up $${INGEST_BOLT_PORT:-17687} && servers=1; \
+	echo "== machine: $$(nproc) cores, $$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $$(free -g | awk '/Mem:/{print $$2}') GB RAM, $$(rustc --version)"; \
+	for m in $(BENCH_MODELS); do for s in $(BENCH_SCALES); do \
+	  echo "== ingest bench --scale $$s --model $$m (embedded)"; \
+	  $(RELEASE_BIN) bench --scale $$s --model $$m --record $$out || code=1; \
+	done; done; \
+	if [ $$servers = 1 ]; then for m in $(BENCH_MODELS); do for s in $(BENCH_SERVER_SCALES); do \
+	  echo "== ingest bench --scale $$s --model $$m (servers)"; \
+	  psql -q "$(BENCH_PG)" -c 'DROP SCHEMA IF EXISTS ingest_bench CASCADE' -c 'CREATE SCHEMA ingest_bench' || { code=1; continue; }; \
+	  $(RELEASE_BIN) bench --scale $$s --model $$m --record $$out \
+	    --relational-url "$(BENCH_PG)?options=-c%20search_path%3Dingest_bench" \
+	    --vector-url "$(BENCH_QDRANT)" --graph-url "$(BENCH_BOLT)" || code=1; \
+	done; done; else echo "== servers not up (make services): server runs skipped"; fi; \
+	if [ "$(BENCH_CRITERION)" = 1 ]; then $(CARGO) bench --locked --bench pipeline || code=1; fi; \
+	echo "== results appended to $$out"; exit $$code
 
 # Fuzzing (cargo fuzz, on stable with RUSTC_BOOTSTRAP=1; not part of `make test`).
 FUZZ_SECONDS ?= 120

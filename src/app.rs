@@ -29,6 +29,8 @@ use crate::store::jobs::{JobStore, Jobs, Scope};
 use crate::store::sqlite::Sqlite;
 use crate::store::{GraphStore, RelationalStore, VectorStore};
 
+mod bench;
+
 /// Process exit codes.
 pub mod exit {
     pub const OK: u8 = 0;
@@ -63,6 +65,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
         Some(Command::Dlq { command }) => dlq(&cli.global, command).await,
         Some(Command::Refresh(a)) => refresh(&cli.global, &a).await,
         Some(Command::Cleanup { older_than }) => cleanup(&cli.global, &older_than).await,
+        Some(Command::Bench(a)) => bench::run(&cli.global, &a).await,
         None => ingest(&cli.global, &cli.ingest).await,
     }
 }

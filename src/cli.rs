@@ -233,6 +233,46 @@ pub struct RefreshArgs {
     pub metrics: MetricsArgs,
 }
 
+#[derive(Debug, Args, Clone)]
+pub struct BenchArgs {
+    /// Document type of the corpus (only `norm`: copies of Akoma Ntoso acts).
+    #[arg(long = "type", value_name = "TYPE", default_value = "norm")]
+    pub doc_type: String,
+
+    /// Copies of each fixture in the corpus, each a distinct act (1 = the fixtures as they are).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub scale: u32,
+
+    /// Embedding model id, overriding the pipeline's.
+    #[arg(long)]
+    pub model: Option<String>,
+
+    /// Directory of the Akoma Ntoso fixtures the corpus is built from.
+    #[arg(long, value_name = "DIR", default_value = "fixtures/norm")]
+    pub fixtures: PathBuf,
+
+    /// Only fixtures whose file name starts with this (empty: every `*.xml`).
+    #[arg(long, value_name = "PREFIX", default_value = "it_normattiva_")]
+    pub prefix: String,
+
+    /// Documents fetched and parsed at the same time.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub concurrency: u16,
+
+    /// Where the corpus and the fresh embedded stores are written (a temporary directory
+    /// inside it, removed at the end; default: the system's temporary directory).
+    #[arg(long, value_name = "DIR")]
+    pub work_dir: Option<PathBuf>,
+
+    /// Print the figures as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+
+    /// Also append the figures as one line of JSON to this file.
+    #[arg(long, value_name = "FILE")]
+    pub record: Option<PathBuf>,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum DlqCommand {
     /// Dead jobs, newest first: source, type, stage, error class and reason.
@@ -317,6 +357,10 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Throughput benchmark: builds a corpus of distinct acts from the fixtures at `--scale`,
+    /// ingests it end to end into fresh stores (model loaded first), then embeds the same
+    /// chunks alone; prints chunks/hour of both, their ratio, busy time per stage, peak RSS.
+    Bench(BenchArgs),
     /// Semantic search over the stored chunks: the nearest chunks to QUERY.
     Search {
         /// What to look for, in natural language.

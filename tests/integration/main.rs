@@ -1,6 +1,7 @@
 //! One integration-test binary: the real `ingest` binary on real fixtures, with the real
 //! model, asserting on what landed in the stores.
 
+mod bench;
 mod cli;
 mod common;
 mod embed;
