@@ -86,8 +86,11 @@ services: deps
 services-down:
 	@for s in $(SERVICES); do bash scripts/services/$$s.sh down; done
 
+# The criterion benches run once each in test mode; they take criterion's arguments, not
+# libtest's, so they run in a second command.
 test: models parity-reference services
-	@code=0; $(CARGO) test --locked --all-targets -- --test-threads=2 || code=$$?; \
+	@code=0; $(CARGO) test --locked --lib --bins --tests -- --test-threads=2 || code=$$?; \
+	$(CARGO) test --locked --benches || code=$$?; \
 	$(MAKE) --no-print-directory services-down; exit $$code
 
 # Throughput benchmark (not part of `make test`; figures in BENCHMARKS.md): `ingest bench` at each
