@@ -90,7 +90,7 @@ services-down:
 # libtest's, so they run in a second command.
 test: models parity-reference services
 	@code=0; $(CARGO) test --locked --lib --bins --tests -- --test-threads=2 || code=$$?; \
-	$(CARGO) test --locked --benches || code=$$?; \
+	$(CARGO) test --locked --bench pipeline || code=$$?; \
 	$(MAKE) --no-print-directory services-down; exit $$code
 
 # Throughput benchmark (not part of `make test`; figures in BENCHMARKS.md): `ingest bench` at each
