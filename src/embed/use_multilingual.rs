@@ -46,6 +46,9 @@ impl UseMultilingual {
         let model = dir.join("model_cut.onnx");
         let session = Session::builder(&env)
             .and_then(|b| b.with_intra_threads(threads).map_err(Into::into))
+            // The other stages share these cores: threads that spin while waiting for work
+            // would take CPU from chunking and storing, and get preempted themselves.
+            .and_then(|b| b.with_intra_op_spinning(false).map_err(Into::into))
             .and_then(|mut b| b.commit_from_file(&model))
             .map_err(|e| load_err(format!("{}: {e}", model.display())))?;
         let names: Vec<String> = session
