@@ -669,29 +669,21 @@ impl JobStore {
                AND (?3 IS NULL OR source = ?3)",
             set = revisit_set("1")
         );
+        // One statement for every known source, or one per listed source.
+        let each: Vec<Option<&str>> = match sources {
+            None => vec![None],
+            Some(list) => list.iter().map(|s| Some(s.as_str())).collect(),
+        };
         let mut n = 0;
         let mut tx = write_tx(&self.pool).await?;
-        match sources {
-            None => {
-                n += sqlx::query(&sql)
-                    .bind(run_id)
-                    .bind(scope.types_csv())
-                    .bind(None::<String>)
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected();
-            }
-            Some(list) => {
-                for source in list {
-                    n += sqlx::query(&sql)
-                        .bind(run_id)
-                        .bind(scope.types_csv())
-                        .bind(source)
-                        .execute(&mut *tx)
-                        .await?
-                        .rows_affected();
-                }
-            }
+        for source in each {
+            n += sqlx::query(&sql)
+                .bind(run_id)
+                .bind(scope.types_csv())
+                .bind(source)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
         }
         tx.commit().await?;
         Ok(n)

@@ -513,13 +513,13 @@ impl PgJobStore {
                AND ($3::text IS NULL OR source = $3)",
             set = revisit_set("TRUE")
         );
+        // One statement for every known source, or one per listed source.
+        let each: Vec<Option<&str>> = match sources {
+            None => vec![None],
+            Some(list) => list.iter().map(|s| Some(s.as_str())).collect(),
+        };
         let mut n = 0;
         let mut tx = self.pool.begin().await?;
-        let all = [None::<String>];
-        let each: Vec<Option<String>> = match sources {
-            None => all.to_vec(),
-            Some(list) => list.iter().cloned().map(Some).collect(),
-        };
         for source in each {
             n += sqlx::query(&sql)
                 .bind(run_id)

@@ -117,6 +117,52 @@ row_get!(sqlx::postgres::PgRow);
 const RUN_COLUMNS: &str = "run_id, kind, worker, started_at, finished_at, documents_ok, \
     documents_rejected, documents_failed, documents_retried, chunks, outcome, fatal";
 
+/// The reads of runs and queue depth, the same SQL on both job stores but for the LIMIT
+/// placeholder (`?` in SQLite, `$1` in PostgreSQL).
+macro_rules! run_reads {
+    ($limit:literal) => {
+        /// The latest runs, newest first.
+        pub async fn runs(&self, limit: i64) -> Result<Vec<RunRecord>, StoreError> {
+            let rows = sqlx::query(&format!(
+                "SELECT {RUN_COLUMNS} FROM runs ORDER BY started_at DESC, run_id DESC LIMIT {}",
+                $limit
+            ))
+            .bind(limit)
+            .fetch_all(self.pool())
+            .await?;
+            Ok(rows.iter().map(record).collect())
+        }
+
+        /// Runs not finished (running, or their process died), newest first.
+        pub async fn open_runs(&self) -> Result<Vec<RunRecord>, StoreError> {
+            let rows = sqlx::query(&format!(
+                "SELECT {RUN_COLUMNS} FROM runs WHERE finished_at IS NULL ORDER BY started_at DESC, run_id DESC"
+            ))
+            .fetch_all(self.pool())
+            .await?;
+            Ok(rows.iter().map(record).collect())
+        }
+
+        /// Jobs per type and state.
+        pub async fn queue_depth(&self) -> Result<Vec<Depth>, StoreError> {
+            let rows = sqlx::query(
+                "SELECT doc_type, state, COUNT(*) AS n FROM jobs GROUP BY doc_type, state
+                 ORDER BY doc_type, state",
+            )
+            .fetch_all(self.pool())
+            .await?;
+            Ok(rows
+                .into_iter()
+                .map(|r| Depth {
+                    doc_type: r.get("doc_type"),
+                    state: r.get("state"),
+                    count: r.get("n"),
+                })
+                .collect())
+        }
+    };
+}
+
 impl JobStore {
     /// Record that run `run_id` of `kind` starts now, in this process.
     pub async fn start_run(&self, run_id: &str, kind: &str) -> Result<(), StoreError> {
@@ -154,44 +200,7 @@ impl JobStore {
         Ok(())
     }
 
-    /// The latest runs, newest first.
-    pub async fn runs(&self, limit: i64) -> Result<Vec<RunRecord>, StoreError> {
-        let rows = sqlx::query(&format!(
-            "SELECT {RUN_COLUMNS} FROM runs ORDER BY started_at DESC, run_id DESC LIMIT ?"
-        ))
-        .bind(limit)
-        .fetch_all(self.pool())
-        .await?;
-        Ok(rows.iter().map(record).collect())
-    }
-
-    /// Runs not finished (running, or their process died), newest first.
-    pub async fn open_runs(&self) -> Result<Vec<RunRecord>, StoreError> {
-        let rows = sqlx::query(&format!(
-            "SELECT {RUN_COLUMNS} FROM runs WHERE finished_at IS NULL ORDER BY started_at DESC, run_id DESC"
-        ))
-        .fetch_all(self.pool())
-        .await?;
-        Ok(rows.iter().map(record).collect())
-    }
-
-    /// Jobs per type and state.
-    pub async fn queue_depth(&self) -> Result<Vec<Depth>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT doc_type, state, COUNT(*) AS n FROM jobs GROUP BY doc_type, state
-             ORDER BY doc_type, state",
-        )
-        .fetch_all(self.pool())
-        .await?;
-        Ok(rows
-            .into_iter()
-            .map(|r| Depth {
-                doc_type: r.get("doc_type"),
-                state: r.get("state"),
-                count: r.get("n"),
-            })
-            .collect())
-    }
+    run_reads!("?");
 }
 
 impl PgJobStore {
@@ -230,44 +239,7 @@ impl PgJobStore {
         Ok(())
     }
 
-    /// The latest runs, newest first.
-    pub async fn runs(&self, limit: i64) -> Result<Vec<RunRecord>, StoreError> {
-        let rows = sqlx::query(&format!(
-            "SELECT {RUN_COLUMNS} FROM runs ORDER BY started_at DESC, run_id DESC LIMIT $1"
-        ))
-        .bind(limit)
-        .fetch_all(self.pool())
-        .await?;
-        Ok(rows.iter().map(record).collect())
-    }
-
-    /// Runs not finished (running, or their process died), newest first.
-    pub async fn open_runs(&self) -> Result<Vec<RunRecord>, StoreError> {
-        let rows = sqlx::query(&format!(
-            "SELECT {RUN_COLUMNS} FROM runs WHERE finished_at IS NULL ORDER BY started_at DESC, run_id DESC"
-        ))
-        .fetch_all(self.pool())
-        .await?;
-        Ok(rows.iter().map(record).collect())
-    }
-
-    /// Jobs per type and state.
-    pub async fn queue_depth(&self) -> Result<Vec<Depth>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT doc_type, state, COUNT(*) AS n FROM jobs GROUP BY doc_type, state
-             ORDER BY doc_type, state",
-        )
-        .fetch_all(self.pool())
-        .await?;
-        Ok(rows
-            .into_iter()
-            .map(|r| Depth {
-                doc_type: r.get("doc_type"),
-                state: r.get("state"),
-                count: r.get("n"),
-            })
-            .collect())
-    }
+    run_reads!("$1");
 }
 
 macro_rules! both {
