@@ -481,11 +481,29 @@ fn two_workers_share_a_postgres_queue_and_a_killed_one_costs_nothing() {
     worker.extend(flags.iter().cloned());
     // Worker A is killed (SIGKILL) in its first store stage: vectors written, graph and rows
     // not. Worker B takes A's jobs back and finishes the list.
-    let a = spawn(
+    let mut a = spawn(
         &worker,
         &tmp.path().join("a"),
         &[("INGEST_FAULT", "crash-in-store")],
     );
+    // B starts once A holds a lease: started together, B (its model loaded first on a busy
+    // machine) could drain the queue before A claims anything, and A would never reach a store.
+    let a_holds = format!(
+        "SELECT COUNT(*)::text FROM jobs WHERE lease_owner LIKE '%-{}-%'",
+        a.id()
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while sql(&pg, &a_holds) == ["0"] {
+        assert!(
+            a.try_wait().unwrap().is_none(),
+            "A exited before claiming a job"
+        );
+        assert!(
+            std::time::Instant::now() < deadline,
+            "A claimed nothing in 120 s"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
     let b = spawn(&worker, &tmp.path().join("b"), &[]);
     let a = a.wait_with_output().unwrap();
     assert_eq!(
