@@ -64,6 +64,10 @@ struct BenchReport {
     embed_only_secs: f64,
     embed_only_batches: u64,
     embed_only_chunks_per_hour: f64,
+    /// Within the embed-only pass, untimed there: tokenising the same texts one by one on one
+    /// thread (the run does this in its chunk stage, whose counting hands the ids on to the
+    /// embedder). `None` for a model that tokenises for itself.
+    tokenize_only_secs: Option<f64>,
     /// End-to-end chunks/hour over embed-only chunks/hour.
     ratio: f64,
     stages: Vec<StageFigure>,
@@ -243,6 +247,7 @@ pub async fn run(g: &GlobalArgs, a: &BenchArgs) -> anyhow::Result<u8> {
         embed_only_secs: only.elapsed.as_secs_f64(),
         embed_only_batches: only.batches,
         embed_only_chunks_per_hour: only_rate,
+        tokenize_only_secs: only.tokenize.map(|t| t.as_secs_f64()),
         ratio: if only_rate > 0.0 {
             e2e / only_rate
         } else {
@@ -311,6 +316,11 @@ fn print_report(r: &BenchReport) {
         "embed only: {} chunks in {:.1}s ({} batches) = {:.0} chunks/hour",
         r.chunks, r.embed_only_secs, r.embed_only_batches, r.embed_only_chunks_per_hour
     );
+    if let Some(t) = r.tokenize_only_secs {
+        println!(
+            "of which tokenising (the same texts, one thread, timed apart): {t:.1}s; in the run the chunk stage tokenises and the embed stage reuses the ids"
+        );
+    }
     println!("ratio end to end / embed only: {:.3}", r.ratio);
     let stages: Vec<String> = r
         .stages
@@ -553,6 +563,7 @@ struct EmbedOnly {
     chunks: u64,
     batches: u64,
     elapsed: Duration,
+    tokenize: Option<Duration>,
 }
 
 /// Texts waiting to be embedded and their token counts.
@@ -579,6 +590,7 @@ async fn embed_only(
         chunks: 0,
         batches: 0,
         elapsed: Duration::ZERO,
+        tokenize: embedder.takes_token_ids().then_some(Duration::ZERO),
     };
     let mut pending = Pending::default();
     for (i, source) in sources.iter().enumerate() {
@@ -596,7 +608,7 @@ async fn embed_only(
         // closes at each document's end.
         let last = per_document || i + 1 == sources.len();
         let e = embedder.clone();
-        let (rest, batches, took) = tokio::task::spawn_blocking(move || {
+        let (rest, batches, took, tokenize) = tokio::task::spawn_blocking(move || {
             embed_ready(e.as_ref(), pending, batch_size, budget, last)
         })
         .await
@@ -604,21 +616,24 @@ async fn embed_only(
         pending = rest;
         out.batches += batches;
         out.elapsed += took;
+        out.tokenize = out.tokenize.map(|t| t + tokenize);
     }
     out.documents = ids.len();
     Ok(out)
 }
 
 /// Embed the full batches at the head of `p` (every batch when `all`), returning what is left,
-/// the batches embedded and the time spent in `embed`.
+/// the batches embedded, the time spent in `embed`, and (apart, for a model that takes token
+/// ids) the time tokenising the same texts one by one takes.
 fn embed_ready(
     e: &dyn Embedder,
     mut p: Pending,
     batch_size: usize,
     budget: usize,
     all: bool,
-) -> anyhow::Result<(Pending, u64, Duration)> {
-    let (mut start, mut batches, mut took) = (0, 0u64, Duration::ZERO);
+) -> anyhow::Result<(Pending, u64, Duration, Duration)> {
+    let (mut start, mut batches, mut took, mut tokenize) =
+        (0, 0u64, Duration::ZERO, Duration::ZERO);
     while start < p.texts.len() {
         let end = crate::embed::next_batch_end(&p.tokens, start, batch_size, budget);
         if end == p.texts.len() && !all {
@@ -630,12 +645,19 @@ fn embed_ready(
         let v = e.embed(&refs)?;
         took += t.elapsed();
         std::hint::black_box(v);
+        if e.takes_token_ids() {
+            let t = Instant::now();
+            for text in &refs {
+                std::hint::black_box(e.token_ids(text)?);
+            }
+            tokenize += t.elapsed();
+        }
         batches += 1;
         start = end;
     }
     p.texts.drain(..start);
     p.tokens.drain(..start);
-    Ok((p, batches, took))
+    Ok((p, batches, took, tokenize))
 }
 
 /// A source's document id and its chunks' embedded texts and token counts, in order.

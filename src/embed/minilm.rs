@@ -98,11 +98,14 @@ impl Embedder for MiniLm {
             .unwrap_or_else(|_| text.len())
     }
 
-    fn token_ids(&self, text: &str) -> Vec<u32> {
+    fn token_ids(&self, text: &str) -> Result<Vec<u32>, EmbedError> {
         self.counter
             .encode_fast(text, true)
             .map(|e| e.get_ids().to_vec())
-            .unwrap_or_default()
+            .map_err(|e| EmbedError::Inference {
+                model: self.id.clone(),
+                message: format!("tokenizer: {e}"),
+            })
     }
 
     fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError> {

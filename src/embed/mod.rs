@@ -45,13 +45,70 @@ pub trait Embedder: Send + Sync {
     /// Model tokens of `text`, special tokens included, without truncation.
     fn count_tokens(&self, text: &str) -> usize;
     /// Token ids of `text`, special tokens included, without truncation.
-    fn token_ids(&self, text: &str) -> Vec<u32>;
+    fn token_ids(&self, text: &str) -> Result<Vec<u32>, EmbedError>;
+    /// Whether [`Embedder::embed_tokenized`] uses the token ids it is given (so a caller that
+    /// tokenised a text already saves the embedder doing it again).
+    fn takes_token_ids(&self) -> bool {
+        false
+    }
     /// Whether a text's vector is independent of the other texts in its batch. When it is
     /// not (dynamically quantised activations), batches must stay within one document and be
     /// formed the same way every time, so a re-run reproduces its vectors.
     fn batch_invariant(&self) -> bool;
     /// One vector per text, same order.
     fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError>;
+    /// [`Embedder::embed`], given the token ids of some texts (from [`Embedder::token_ids`]):
+    /// the same vectors, without tokenising those texts again.
+    fn embed_tokenized(
+        &self,
+        texts: &[&str],
+        ids: &[Option<Vec<u32>>],
+    ) -> Result<Vec<Vec<f32>>, EmbedError> {
+        let _ = ids;
+        self.embed(texts)
+    }
+}
+
+/// Token counting that keeps the ids of every text short enough to be a chunk, so the chunk
+/// stage can hand the ids of its chunks' embedded texts to the embedder instead of the
+/// embedder tokenising them a second time.
+pub struct TokenMemo<'a> {
+    embedder: &'a dyn Embedder,
+    /// Longest id list kept (the chunk budget): longer texts are counted, not kept.
+    keep_up_to: usize,
+    seen: std::sync::Mutex<std::collections::HashMap<String, Vec<u32>>>,
+}
+
+impl<'a> TokenMemo<'a> {
+    pub fn new(embedder: &'a dyn Embedder, keep_up_to: usize) -> Self {
+        Self {
+            embedder,
+            keep_up_to,
+            seen: Default::default(),
+        }
+    }
+
+    /// Tokens of `text`, as [`Embedder::count_tokens`] counts them.
+    pub fn count(&self, text: &str) -> usize {
+        match self.embedder.token_ids(text) {
+            Ok(ids) => {
+                let n = ids.len();
+                if n <= self.keep_up_to {
+                    let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+                    seen.insert(text.to_string(), ids);
+                }
+                n
+            }
+            // Counting falls back to the embedder's own estimate; nothing is kept.
+            Err(_) => self.embedder.count_tokens(text),
+        }
+    }
+
+    /// The ids of a text counted before, if kept.
+    pub fn take(&self, text: &str) -> Option<Vec<u32>> {
+        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        seen.remove(text)
+    }
 }
 
 /// Static description of an installable model.

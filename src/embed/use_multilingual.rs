@@ -96,30 +96,69 @@ impl Embedder for UseMultilingual {
     }
 
     fn count_tokens(&self, text: &str) -> usize {
-        self.token_ids(text).len()
+        self.token_ids(text)
+            .map(|ids| ids.len())
+            // Counting falls back to a pessimistic estimate (one token per byte).
+            .unwrap_or(text.len() + 2)
     }
 
-    fn token_ids(&self, text: &str) -> Vec<u32> {
+    fn token_ids(&self, text: &str) -> Result<Vec<u32>, EmbedError> {
         self.tokenizer
             .encode_fast(text, true)
             .map(|e| e.get_ids().to_vec())
-            // Counting falls back to a pessimistic estimate (one token per byte).
-            .unwrap_or_else(|_| vec![0; text.len() + 2])
+            .map_err(|e| self.inference_err(format!("tokenizer: {e}")))
+    }
+
+    fn takes_token_ids(&self) -> bool {
+        true
     }
 
     fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError> {
+        self.embed_tokenized(texts, &vec![None; texts.len()])
+    }
+
+    fn embed_tokenized(
+        &self,
+        texts: &[&str],
+        given: &[Option<Vec<u32>>],
+    ) -> Result<Vec<Vec<f32>>, EmbedError> {
         if texts.is_empty() {
             return Ok(Vec::new());
         }
-        let encodings = self
-            .tokenizer
-            .encode_batch_fast(texts.to_vec(), true)
-            .map_err(|e| self.inference_err(format!("tokenizer: {e}")))?;
+        if given.len() != texts.len() {
+            return Err(self.inference_err(format!(
+                "{} texts but {} token id lists",
+                texts.len(),
+                given.len()
+            )));
+        }
+        // Only the texts that come without ids are tokenised here.
+        let missing: Vec<&str> = texts
+            .iter()
+            .zip(given)
+            .filter(|(_, g)| g.is_none())
+            .map(|(t, _)| *t)
+            .collect();
+        let encodings = if missing.is_empty() {
+            Vec::new()
+        } else {
+            self.tokenizer
+                .encode_batch_fast(missing, true)
+                .map_err(|e| self.inference_err(format!("tokenizer: {e}")))?
+        };
+        let mut encoded = encodings.iter();
         let mut ids: Vec<i32> = Vec::new();
         let mut splits: Vec<i64> = Vec::with_capacity(texts.len() + 1);
         splits.push(0);
-        for e in &encodings {
-            ids.extend(e.get_ids().iter().map(|&x| x as i32));
+        for g in given {
+            let row: &[u32] = match g {
+                Some(row) => row,
+                None => encoded
+                    .next()
+                    .map(|e| e.get_ids())
+                    .ok_or_else(|| self.inference_err("tokenizer returned too few encodings"))?,
+            };
+            ids.extend(row.iter().map(|&x| x as i32));
             splits.push(ids.len() as i64);
         }
         let (n, b) = (ids.len(), splits.len());

@@ -189,6 +189,21 @@ struct Env<T> {
     item: T,
 }
 
+/// A chunked document on its way to the embed stage, with the token ids the chunk stage
+/// computed for each chunk's embedded text while counting (`None` where it has none: a
+/// document resumed from its chunk checkpoint, or an embedder that tokenises for itself).
+struct ToEmbed {
+    doc: ChunkedDocument,
+    ids: Vec<Option<Vec<u32>>>,
+}
+
+impl ToEmbed {
+    fn without_ids(doc: ChunkedDocument) -> Self {
+        let ids = vec![None; doc.chunks.len()];
+        Self { doc, ids }
+    }
+}
+
 /// The span of one document's work: events in it carry the source, the job and (once known)
 /// the document id. Nested in the run's span, which carries the run id.
 fn doc_span(claim: &Claim, document_id: Option<&str>) -> tracing::Span {
@@ -438,7 +453,7 @@ pub async fn run(
 
     let (parse_tx, parse_rx) = mpsc::channel::<Claim>(CHANNEL_CAPACITY);
     let (chunk_tx, chunk_rx) = mpsc::channel::<Env<Document>>(CHANNEL_CAPACITY);
-    let (embed_tx, embed_rx) = mpsc::channel::<Env<ChunkedDocument>>(CHANNEL_CAPACITY);
+    let (embed_tx, embed_rx) = mpsc::channel::<Env<ToEmbed>>(CHANNEL_CAPACITY);
     let (enrich_tx, enrich_rx) = mpsc::channel::<Env<EmbeddedDocument>>(CHANNEL_CAPACITY);
     let (store_tx, store_rx) = mpsc::channel::<Env<EnrichedDocument>>(CHANNEL_CAPACITY);
 
@@ -590,7 +605,7 @@ fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Option<T> {
 struct Lines {
     parse: mpsc::Sender<Claim>,
     chunk: mpsc::Sender<Env<Document>>,
-    embed: mpsc::Sender<Env<ChunkedDocument>>,
+    embed: mpsc::Sender<Env<ToEmbed>>,
     enrich: mpsc::Sender<Env<EmbeddedDocument>>,
     store: mpsc::Sender<Env<EnrichedDocument>>,
 }
@@ -726,7 +741,10 @@ async fn dispatch(ctx: &Ctx, claim: Claim, lines: &Lines) -> bool {
             None => restart(ctx, claim, &lines.parse).await,
         },
         (2, Some((2, b))) => match decode::<ChunkedDocument>(&b) {
-            Some(item) => lines.embed.send(Env { claim, item }).await.is_ok(),
+            Some(doc) => {
+                let item = ToEmbed::without_ids(doc);
+                lines.embed.send(Env { claim, item }).await.is_ok()
+            }
             None => restart(ctx, claim, &lines.parse).await,
         },
         (3, Some((3, b))) => match decode::<EmbeddedDocument>(&b) {
@@ -899,7 +917,7 @@ async fn fetch_and_parse_inner(
 async fn chunk_stage(
     ctx: Arc<Ctx>,
     mut rx: mpsc::Receiver<Env<Document>>,
-    tx: mpsc::Sender<Env<ChunkedDocument>>,
+    tx: mpsc::Sender<Env<ToEmbed>>,
 ) {
     while let Some(Env { claim, item }) = rx.recv().await {
         let Some(types) = ctx.svc.of(claim.doc_type) else {
@@ -912,9 +930,24 @@ async fn chunk_stage(
         let span = doc_span(&claim, Some(&item.info.id));
         let work = tokio::task::spawn_blocking(move || {
             let _in = span.enter();
-            let count = |t: &str| embedder.count_tokens(t);
             let mut embed = |texts: &[&str]| embedder.embed(texts).map_err(|e| e.to_string());
-            chunker.chunk(item, &count, &mut embed)
+            if !embedder.takes_token_ids() {
+                let count = |t: &str| embedder.count_tokens(t);
+                return chunker
+                    .chunk(item, &count, &mut embed)
+                    .map(ToEmbed::without_ids);
+            }
+            // The ids of each chunk's text, tokenised once here to count it, go with the
+            // chunk to the embedder, which then does not tokenise it again.
+            let memo = crate::embed::TokenMemo::new(embedder.as_ref(), embedder.max_tokens());
+            let count = |t: &str| memo.count(t);
+            let doc = chunker.chunk(item, &count, &mut embed)?;
+            let ids = doc
+                .chunks
+                .iter()
+                .map(|c| memo.take(&c.embed_text))
+                .collect();
+            Ok(ToEmbed { doc, ids })
         });
         // Over the soft limit the document is let go (the blocking work cannot be interrupted;
         // its result is dropped when it ends).
@@ -936,7 +969,7 @@ async fn chunk_stage(
             }
         };
         Fault::crash_in(&ctx.cfg.fault, Stage::Chunk);
-        let chunked = match result {
+        let to_embed = match result {
             Ok(Ok(c)) => c,
             Ok(Err(e)) => {
                 ctx.fail(&claim, Stage::Chunk, StageFailure::from_error(&e))
@@ -950,11 +983,12 @@ async fn chunk_stage(
             }
         };
         let model = ctx.svc.embedder.model_id().to_string();
+        let chunked = &to_embed.doc;
         if !ctx
             .checkpoint(
                 &claim,
                 Stage::Chunk,
-                &chunked,
+                chunked,
                 &chunked.info.id.clone(),
                 Some(&model),
             )
@@ -965,7 +999,7 @@ async fn chunk_stage(
         if tx
             .send(Env {
                 claim,
-                item: chunked,
+                item: to_embed,
             })
             .await
             .is_err()
@@ -976,13 +1010,13 @@ async fn chunk_stage(
 }
 
 struct PendingEmbed {
-    env: Env<ChunkedDocument>,
+    env: Env<ToEmbed>,
     vectors: Vec<Vec<f32>>,
 }
 
 impl PendingEmbed {
     fn remaining(&self) -> usize {
-        self.env.item.chunks.len() - self.vectors.len()
+        self.env.item.doc.chunks.len() - self.vectors.len()
     }
 }
 
@@ -990,7 +1024,7 @@ impl PendingEmbed {
 /// oldest chunk has waited `batch_max_age`.
 async fn embed_stage(
     ctx: Arc<Ctx>,
-    mut rx: mpsc::Receiver<Env<ChunkedDocument>>,
+    mut rx: mpsc::Receiver<Env<ToEmbed>>,
     tx: mpsc::Sender<Env<EmbeddedDocument>>,
 ) {
     let batch_size = ctx.cfg.batch_size.max(1);
@@ -1021,9 +1055,10 @@ async fn embed_stage(
             tokio::select! {
                 msg = rx.recv() => match msg {
                     Some(env) => {
-                        waiting += env.item.chunks.len();
-                        waiting_tokens += env.item.chunks.iter().map(|c| c.tokens as usize).sum::<usize>();
-                        if oldest.is_none() && !env.item.chunks.is_empty() {
+                        let chunks = &env.item.doc.chunks;
+                        waiting += chunks.len();
+                        waiting_tokens += chunks.iter().map(|c| c.tokens as usize).sum::<usize>();
+                        if oldest.is_none() && !chunks.is_empty() {
                             oldest = Some(Instant::now());
                         }
                         queue.push_back(PendingEmbed { env, vectors: Vec::new() });
@@ -1037,29 +1072,39 @@ async fn embed_stage(
         // Take texts from the oldest documents first, up to batch_size texts and the padded
         // token budget (always at least one text).
         let mut texts: Vec<String> = Vec::with_capacity(batch_size);
+        let mut ids: Vec<Option<Vec<u32>>> = Vec::with_capacity(batch_size);
         let mut owners: Vec<usize> = Vec::with_capacity(batch_size);
         let mut longest = 0usize;
         let mut batch_tokens = 0usize;
         if per_document {
             // The same cut as `embed_in_batches` (reembed), so vectors match across commands.
-            if let Some((qi, p)) = queue.iter().enumerate().find(|(_, p)| p.remaining() > 0) {
-                let chunks = &p.env.item.chunks;
-                let tokens: Vec<u32> = chunks.iter().map(|c| c.tokens).collect();
+            if let Some((qi, p)) = queue
+                .iter_mut()
+                .enumerate()
+                .find(|(_, p)| p.remaining() > 0)
+            {
+                let item = &mut p.env.item;
+                let tokens: Vec<u32> = item.doc.chunks.iter().map(|c| c.tokens).collect();
                 let start = p.vectors.len();
                 let end = crate::embed::next_batch_end(&tokens, start, batch_size, token_budget);
-                for c in &chunks[start..end] {
+                for (c, i) in item.doc.chunks[start..end]
+                    .iter()
+                    .zip(&mut item.ids[start..end])
+                {
                     batch_tokens += c.tokens as usize;
                     texts.push(c.embed_text.clone());
+                    ids.push(i.take());
                     owners.push(qi);
                 }
             }
         }
-        'fill: for (qi, p) in queue.iter().enumerate() {
+        'fill: for (qi, p) in queue.iter_mut().enumerate() {
             if per_document {
                 break;
             }
             let start = p.vectors.len();
-            for c in p.env.item.chunks.iter().skip(start) {
+            let item = &mut p.env.item;
+            for (c, i) in item.doc.chunks.iter().zip(&mut item.ids).skip(start) {
                 let t = (c.tokens as usize).max(1);
                 let padded = (texts.len() + 1) * longest.max(t);
                 if texts.len() == batch_size || (!texts.is_empty() && padded > token_budget) {
@@ -1068,6 +1113,7 @@ async fn embed_stage(
                 longest = longest.max(t);
                 batch_tokens += c.tokens as usize;
                 texts.push(c.embed_text.clone());
+                ids.push(i.take());
                 owners.push(qi);
             }
         }
@@ -1075,7 +1121,7 @@ async fn embed_stage(
         let n = texts.len();
         let work = tokio::task::spawn_blocking(move || {
             let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-            embedder.embed(&refs)
+            embedder.embed_tokenized(&refs, &ids)
         });
         let types = batch_type(&queue, &owners);
         let result = ctx.clock.time(Stage::Embed, types, work).await;
@@ -1138,8 +1184,8 @@ async fn flush_completed(
         let Some(p) = queue.pop_front() else { break };
         let Env { claim, item } = p.env;
         let doc = EmbeddedDocument {
-            info: item.info,
-            chunks: item.chunks,
+            info: item.doc.info,
+            chunks: item.doc.chunks,
             model_id: ctx.svc.embedder.model_id().to_string(),
             vectors: p.vectors,
         };

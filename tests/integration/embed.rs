@@ -48,7 +48,18 @@ fn the_multilingual_default_understands_italian() {
     // Same batch, same vectors: what makes re-runs reproducible.
     let again = m.embed(&texts).unwrap();
     assert_eq!(v, again);
-    let ids = m.token_ids("Art. 1");
+    // Token ids the chunk stage already computed stand in for the texts: same vectors.
+    assert!(m.takes_token_ids());
+    let given: Vec<Option<Vec<u32>>> = texts
+        .iter()
+        .enumerate()
+        .map(|(i, t)| (i % 2 == 0).then(|| m.token_ids(t).unwrap()))
+        .collect();
+    assert_eq!(m.embed_tokenized(&texts, &given).unwrap(), v);
+    let all: Vec<Option<Vec<u32>>> = texts.iter().map(|t| m.token_ids(t).ok()).collect();
+    assert_eq!(m.embed_tokenized(&texts, &all).unwrap(), v);
+    assert!(m.embed_tokenized(&texts, &all[..2]).is_err());
+    let ids = m.token_ids("Art. 1").unwrap();
     assert_eq!((ids[0], *ids.last().unwrap()), (1, 2), "<s> ... </s>");
     assert_eq!(m.count_tokens("Art. 1"), ids.len());
 }
