@@ -10,9 +10,10 @@
 //! 3. The run: the same runner `ingest --type norm LIST` uses.
 //! 4. Embed only: the stored chunks (embedded text and token count), read back document by
 //!    document in corpus order, embedded again with the same embedder in batches cut by the
-//!    runner's rules (`next_batch_end`, the pipeline's batch size and padded-token budget;
-//!    across documents for a batch-invariant model, within each document otherwise). Only the
-//!    `embed` calls are timed.
+//!    runner's rules: for a batch-invariant model, length-sorted batches over windows of
+//!    texts spanning documents (`length_sorted_batches`); otherwise within each document in
+//!    chunk order (`next_batch_end`); the pipeline's batch size and padded-token budget. Only
+//!    the `embed` calls are timed.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -609,7 +610,11 @@ async fn embed_only(
         let last = per_document || i + 1 == sources.len();
         let e = embedder.clone();
         let (rest, batches, took, tokenize) = tokio::task::spawn_blocking(move || {
-            embed_ready(e.as_ref(), pending, batch_size, budget, last)
+            if per_document {
+                embed_ready(e.as_ref(), pending, batch_size, budget, last)
+            } else {
+                embed_window(e.as_ref(), pending, batch_size, budget, last)
+            }
         })
         .await
         .context("embedding crashed")??;
@@ -620,6 +625,33 @@ async fn embed_only(
     }
     out.documents = ids.len();
     Ok(out)
+}
+
+/// A batch-invariant model, as in the runner: once a window of texts is waiting (or at the
+/// end), all of them in length-sorted batches (`length_sorted_batches`).
+fn embed_window(
+    e: &dyn Embedder,
+    p: Pending,
+    batch_size: usize,
+    budget: usize,
+    all: bool,
+) -> anyhow::Result<(Pending, u64, Duration, Duration)> {
+    let window = batch_size * crate::embed::BUCKET_WINDOW_BATCHES;
+    let window_tokens = budget * crate::embed::BUCKET_WINDOW_BATCHES;
+    let tokens: usize = p.tokens.iter().map(|&t| t as usize).sum();
+    if !all && p.texts.len() < window && tokens < window_tokens {
+        return Ok((p, 0, Duration::ZERO, Duration::ZERO));
+    }
+    let (mut batches, mut took) = (0u64, Duration::ZERO);
+    for batch in crate::embed::length_sorted_batches(&p.tokens, batch_size, budget) {
+        let refs: Vec<&str> = batch.iter().map(|&i| p.texts[i].as_str()).collect();
+        let t = Instant::now();
+        let v = e.embed(&refs)?;
+        took += t.elapsed();
+        std::hint::black_box(v);
+        batches += 1;
+    }
+    Ok((Pending::default(), batches, took, Duration::ZERO))
 }
 
 /// Embed the full batches at the head of `p` (every batch when `all`), returning what is left,

@@ -223,6 +223,32 @@ pub fn next_batch_end(
     end
 }
 
+/// Texts a batch-invariant model's embed stage gathers before it cuts batches, in batches of
+/// the pipeline's size: the more texts to choose from, the closer in length each batch.
+pub const BUCKET_WINDOW_BATCHES: usize = 8;
+
+/// Length-bucketed batches over a window of texts whose vectors do not depend on their batch
+/// neighbours: indices into `tokens`, ordered by token count (ties by position), cut by
+/// [`next_batch_end`]. Each batch then pads to a length close to its texts' own, where
+/// batches in arrival order pad every text to the longest of a random mix.
+pub fn length_sorted_batches(
+    tokens: &[u32],
+    batch_size: usize,
+    token_budget: usize,
+) -> Vec<Vec<usize>> {
+    let mut order: Vec<usize> = (0..tokens.len()).collect();
+    order.sort_by_key(|&i| (tokens[i], i));
+    let sorted: Vec<u32> = order.iter().map(|&i| tokens[i]).collect();
+    let mut out = Vec::new();
+    let mut start = 0;
+    while start < sorted.len() {
+        let end = next_batch_end(&sorted, start, batch_size.max(1), token_budget.max(1));
+        out.push(order[start..end].to_vec());
+        start = end;
+    }
+    out
+}
+
 /// Embed one document's texts in deterministic batches (see [`next_batch_end`]).
 pub fn embed_in_batches(
     embedder: &dyn Embedder,
@@ -295,6 +321,34 @@ mod tests {
         assert_eq!(next_batch_end(&tokens, 4, 32, 64), 6);
         assert_eq!(next_batch_end(&tokens, 0, 2, 1000), 2);
         assert_eq!(next_batch_end(&tokens, 6, 2, 1000), 6, "nothing left");
+    }
+
+    #[test]
+    fn length_sorted_batches_group_similar_lengths_and_cover_every_text_once() {
+        let tokens = [200, 10, 190, 12, 11, 180, 9, 13];
+        let batches = length_sorted_batches(&tokens, 4, 400);
+        assert_eq!(
+            batches,
+            vec![vec![6, 1, 4, 3], vec![7, 5], vec![2, 0]],
+            "short texts together, long ones in pairs within 400 padded tokens"
+        );
+        let mut all: Vec<usize> = batches.concat();
+        all.sort();
+        assert_eq!(all, (0..tokens.len()).collect::<Vec<_>>());
+        // Padded tokens: 4x12 + 2x180 + 2x200 = 808, against 2x200 + 2x190 + 2x180 + 2x13 =
+        // 1166 for the same texts cut in arrival order.
+        let padded =
+            |b: &Vec<usize>| b.len() * b.iter().map(|&i| tokens[i] as usize).max().unwrap();
+        assert_eq!(batches.iter().map(padded).sum::<usize>(), 808);
+        let mut arrival = Vec::new();
+        let mut start = 0;
+        while start < tokens.len() {
+            let end = next_batch_end(&tokens, start, 4, 400);
+            arrival.push((start..end).collect::<Vec<_>>());
+            start = end;
+        }
+        assert_eq!(arrival.iter().map(padded).sum::<usize>(), 1166);
+        assert!(length_sorted_batches(&[], 4, 400).is_empty());
     }
 
     #[test]

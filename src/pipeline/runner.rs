@@ -1011,17 +1011,32 @@ async fn chunk_stage(
 
 struct PendingEmbed {
     env: Env<ToEmbed>,
-    vectors: Vec<Vec<f32>>,
+    /// One slot per chunk, filled as its batch is embedded: in chunk order for a model whose
+    /// vectors depend on their batch, in any order otherwise.
+    vectors: Vec<Option<Vec<f32>>>,
+    done: usize,
 }
 
 impl PendingEmbed {
+    fn new(env: Env<ToEmbed>) -> Self {
+        let n = env.item.doc.chunks.len();
+        Self {
+            env,
+            vectors: vec![None; n],
+            done: 0,
+        }
+    }
+
     fn remaining(&self) -> usize {
-        self.env.item.doc.chunks.len() - self.vectors.len()
+        self.vectors.len() - self.done
     }
 }
 
-/// Embeds chunks in batches that may span documents; a batch closes when full or when its
-/// oldest chunk has waited `batch_max_age`.
+/// Embeds chunks in batches. A model whose vectors depend on their batch neighbours gets
+/// batches cut from one document in chunk order, the same way every run. Any other model
+/// gets length-bucketed batches spanning documents: the stage gathers a window of chunks
+/// (or whatever is waiting once the oldest has waited `batch_max_age`), sorts it by token
+/// count and cuts it into batches, so each batch pads to about its own texts' length.
 async fn embed_stage(
     ctx: Arc<Ctx>,
     mut rx: mpsc::Receiver<Env<ToEmbed>>,
@@ -1035,13 +1050,13 @@ async fn embed_stage(
     let mut waiting_tokens = 0usize;
     let mut oldest: Option<Instant> = None;
     let mut closed = false;
-    // A model whose vectors depend on batch neighbours gets batches cut from one document
-    // alone, the same way every run: no waiting for other documents to fill them.
     let per_document = !ctx.svc.embedder.batch_invariant();
+    let window = batch_size * crate::embed::BUCKET_WINDOW_BATCHES;
+    let window_tokens = token_budget * crate::embed::BUCKET_WINDOW_BATCHES;
     loop {
         let aged = oldest.is_some_and(|t| t.elapsed() >= max_age);
-        let ready = waiting >= batch_size
-            || waiting_tokens >= token_budget
+        let ready = waiting >= window
+            || waiting_tokens >= window_tokens
             || (waiting > 0 && (closed || aged || per_document));
         if !ready {
             // Documents with nothing left to embed (or none at all) leave at once.
@@ -1061,7 +1076,7 @@ async fn embed_stage(
                         if oldest.is_none() && !chunks.is_empty() {
                             oldest = Some(Instant::now());
                         }
-                        queue.push_back(PendingEmbed { env, vectors: Vec::new() });
+                        queue.push_back(PendingEmbed::new(env));
                     }
                     None => closed = true,
                 },
@@ -1069,82 +1084,91 @@ async fn embed_stage(
             }
             continue;
         }
-        // Take texts from the oldest documents first, up to batch_size texts and the padded
-        // token budget (always at least one text).
-        let mut texts: Vec<String> = Vec::with_capacity(batch_size);
-        let mut ids: Vec<Option<Vec<u32>>> = Vec::with_capacity(batch_size);
-        let mut owners: Vec<usize> = Vec::with_capacity(batch_size);
-        let mut longest = 0usize;
-        let mut batch_tokens = 0usize;
-        if per_document {
+        // The batches to embed now, as (queue index, chunk index) lists.
+        let plan: Vec<Vec<(usize, usize)>> = if per_document {
             // The same cut as `embed_in_batches` (reembed), so vectors match across commands.
-            if let Some((qi, p)) = queue
-                .iter_mut()
+            queue
+                .iter()
                 .enumerate()
                 .find(|(_, p)| p.remaining() > 0)
-            {
-                let item = &mut p.env.item;
-                let tokens: Vec<u32> = item.doc.chunks.iter().map(|c| c.tokens).collect();
-                let start = p.vectors.len();
-                let end = crate::embed::next_batch_end(&tokens, start, batch_size, token_budget);
-                for (c, i) in item.doc.chunks[start..end]
-                    .iter()
-                    .zip(&mut item.ids[start..end])
-                {
-                    batch_tokens += c.tokens as usize;
-                    texts.push(c.embed_text.clone());
-                    ids.push(i.take());
-                    owners.push(qi);
-                }
-            }
-        }
-        'fill: for (qi, p) in queue.iter_mut().enumerate() {
-            if per_document {
-                break;
-            }
-            let start = p.vectors.len();
-            let item = &mut p.env.item;
-            for (c, i) in item.doc.chunks.iter().zip(&mut item.ids).skip(start) {
-                let t = (c.tokens as usize).max(1);
-                let padded = (texts.len() + 1) * longest.max(t);
-                if texts.len() == batch_size || (!texts.is_empty() && padded > token_budget) {
-                    break 'fill;
-                }
-                longest = longest.max(t);
+                .map(|(qi, p)| {
+                    let tokens: Vec<u32> = p.env.item.doc.chunks.iter().map(|c| c.tokens).collect();
+                    let end =
+                        crate::embed::next_batch_end(&tokens, p.done, batch_size, token_budget);
+                    vec![(p.done..end).map(|ci| (qi, ci)).collect()]
+                })
+                .unwrap_or_default()
+        } else {
+            let pool: Vec<(usize, usize)> = queue
+                .iter()
+                .enumerate()
+                .flat_map(|(qi, p)| {
+                    p.vectors
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, v)| v.is_none())
+                        .map(move |(ci, _)| (qi, ci))
+                })
+                .collect();
+            let tokens: Vec<u32> = pool
+                .iter()
+                .map(|&(qi, ci)| queue[qi].env.item.doc.chunks[ci].tokens)
+                .collect();
+            crate::embed::length_sorted_batches(&tokens, batch_size, token_budget)
+                .into_iter()
+                .map(|b| b.into_iter().map(|i| pool[i]).collect())
+                .collect()
+        };
+        for batch in plan {
+            let n = batch.len();
+            let mut texts: Vec<String> = Vec::with_capacity(n);
+            let mut ids: Vec<Option<Vec<u32>>> = Vec::with_capacity(n);
+            let mut batch_tokens = 0usize;
+            for &(qi, ci) in &batch {
+                let item = &mut queue[qi].env.item;
+                let c = &item.doc.chunks[ci];
                 batch_tokens += c.tokens as usize;
                 texts.push(c.embed_text.clone());
-                ids.push(i.take());
-                owners.push(qi);
+                ids.push(item.ids[ci].take());
             }
+            let embedder = ctx.svc.embedder.clone();
+            let work = tokio::task::spawn_blocking(move || {
+                let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+                embedder.embed_tokenized(&refs, &ids)
+            });
+            let owners: Vec<usize> = batch.iter().map(|&(qi, _)| qi).collect();
+            let types = batch_type(&queue, &owners);
+            let result = ctx.clock.time(Stage::Embed, types, work).await;
+            let vectors = match result {
+                Ok(Ok(v)) if v.len() == n => v,
+                Ok(Ok(v)) => {
+                    let f = StageFailure::new(
+                        ErrorClass::Fatal,
+                        format!("the embedder returned {} vectors for {n} texts", v.len()),
+                    );
+                    fail_all(&ctx, &mut queue, Stage::Embed, f).await;
+                    return;
+                }
+                Ok(Err(e)) => {
+                    let f = StageFailure::from_error(&e);
+                    fail_all(&ctx, &mut queue, Stage::Embed, f).await;
+                    return;
+                }
+                Err(e) => {
+                    let f = StageFailure::new(ErrorClass::Fatal, format!("embedding crashed: {e}"));
+                    fail_all(&ctx, &mut queue, Stage::Embed, f).await;
+                    return;
+                }
+            };
+            Fault::crash_in(&ctx.cfg.fault, Stage::Embed);
+            for (&(qi, ci), v) in batch.iter().zip(vectors) {
+                queue[qi].vectors[ci] = Some(v);
+                queue[qi].done += 1;
+            }
+            waiting -= n;
+            waiting_tokens = waiting_tokens.saturating_sub(batch_tokens);
+            ctx.progress.chunks_embedded(n as u64);
         }
-        let embedder = ctx.svc.embedder.clone();
-        let n = texts.len();
-        let work = tokio::task::spawn_blocking(move || {
-            let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-            embedder.embed_tokenized(&refs, &ids)
-        });
-        let types = batch_type(&queue, &owners);
-        let result = ctx.clock.time(Stage::Embed, types, work).await;
-        let vectors = match result {
-            Ok(Ok(v)) => v,
-            Ok(Err(e)) => {
-                let f = StageFailure::from_error(&e);
-                fail_all(&ctx, &mut queue, Stage::Embed, f).await;
-                return;
-            }
-            Err(e) => {
-                let f = StageFailure::new(ErrorClass::Fatal, format!("embedding crashed: {e}"));
-                fail_all(&ctx, &mut queue, Stage::Embed, f).await;
-                return;
-            }
-        };
-        Fault::crash_in(&ctx.cfg.fault, Stage::Embed);
-        for (qi, v) in owners.into_iter().zip(vectors) {
-            queue[qi].vectors.push(v);
-        }
-        waiting -= n;
-        waiting_tokens = waiting_tokens.saturating_sub(batch_tokens);
-        ctx.progress.chunks_embedded(n as u64);
         oldest = if waiting > 0 {
             Some(Instant::now())
         } else {
@@ -1187,7 +1211,7 @@ async fn flush_completed(
             info: item.doc.info,
             chunks: item.doc.chunks,
             model_id: ctx.svc.embedder.model_id().to_string(),
-            vectors: p.vectors,
+            vectors: p.vectors.into_iter().flatten().collect(),
         };
         if !ctx
             .checkpoint(
