@@ -580,3 +580,64 @@ fn a_changed_version_under_the_same_id_replaces_superseded_chunks_everywhere() {
         );
     }
 }
+
+#[test]
+fn length_bucketed_batches_give_every_chunk_its_own_vector() {
+    // MiniLM's vectors do not depend on their batch, so the embed stage sorts a window of
+    // chunks from both acts by length before cutting batches: each vector must still land on
+    // its own chunk (equal to that text embedded alone).
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let l = list(
+        tmp.path(),
+        "l.txt",
+        &[
+            fixture_line("norm/it_normattiva_legge_56_2007.xml"),
+            fixture_line("norm/it_normattiva_legge_gelli_bianco.xml"),
+        ],
+    );
+    let minilm = "all-minilm-l6-v2-int8";
+    let r = ingest(&data, &l, &[], &["--model", minilm]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let rows = query_rows(
+        &data,
+        "SELECT id, embed_text, tokens FROM chunks ORDER BY document_id, ordinal",
+    );
+    let tokens: Vec<u32> = rows.iter().map(|r| r[2].parse().unwrap()).collect();
+    let (lo, hi) = (tokens.iter().min().unwrap(), tokens.iter().max().unwrap());
+    assert!(
+        lo * 2 < *hi,
+        "lengths {lo}..{hi}: sorting must reorder them"
+    );
+    assert!(
+        ingest::embed::length_sorted_batches(&tokens, 32, 1024)
+            .iter()
+            .any(|b| b.windows(2).any(|w| w[0] > w[1])),
+        "some batch takes chunks out of their order"
+    );
+    let ids: Vec<String> = rows.iter().map(|r| r[0].clone()).collect();
+    let stored: std::collections::HashMap<String, Vec<f32>> = {
+        let edge = Arc::new(EdgeVectors::new(&data.join("vectors")));
+        edge.retrieve(minilm, &ids)
+            .unwrap()
+            .into_iter()
+            .map(|p| {
+                (
+                    p.payload["chunk_id"].as_str().unwrap().to_string(),
+                    p.vector,
+                )
+            })
+            .collect()
+    };
+    assert_eq!(stored.len(), rows.len());
+    let m = ingest::embed::load(minilm, &ingest::embed::default_models_dir()).unwrap();
+    for r in &rows {
+        let alone = m.embed(&[r[1].as_str()]).unwrap().remove(0);
+        let c = ingest::embed::cosine(&alone, &stored[&r[0]]);
+        assert!(
+            c > 0.9999,
+            "{}: cosine {c} with its text embedded alone",
+            r[0]
+        );
+    }
+}
