@@ -1,5 +1,6 @@
 //! Record types, the runner, error classes and progress reporting.
 
+pub mod background;
 pub mod clock;
 pub mod error;
 pub mod progress;

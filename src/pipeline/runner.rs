@@ -928,7 +928,8 @@ async fn chunk_stage(
         let chunker = types.chunker.clone();
         let embedder = ctx.svc.embedder.clone();
         let span = doc_span(&claim, Some(&item.info.id));
-        let work = tokio::task::spawn_blocking(move || {
+        // At a lower priority than inference (see `background`).
+        let work = super::background::run(move || {
             let _in = span.enter();
             let mut embed = |texts: &[&str]| embedder.embed(texts).map_err(|e| e.to_string());
             if !embedder.takes_token_ids() {
@@ -1255,7 +1256,7 @@ async fn enrich_stage(
         };
         let enricher = types.enricher.clone();
         let span = doc_span(&claim, Some(&item.info.id));
-        let work = tokio::task::spawn_blocking(move || {
+        let work = super::background::run(move || {
             let _in = span.enter();
             crate::enrich::enrich(item, &enricher)
         });

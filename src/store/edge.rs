@@ -376,7 +376,8 @@ impl VectorStore for Arc<EdgeVectors> {
     ) -> Result<(), StoreError> {
         let this = self.clone();
         let doc = doc.clone();
-        tokio::task::spawn_blocking(move || this.upsert_blocking(&doc, dimension))
+        // At a lower priority than inference, like chunking (see `pipeline::background`).
+        crate::pipeline::background::run(move || this.upsert_blocking(&doc, dimension))
             .await
             .map_err(|e| StoreError::Vector(format!("vector write crashed: {e}")))?
     }
