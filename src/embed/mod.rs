@@ -3,6 +3,7 @@
 
 pub mod minilm;
 pub mod runtime;
+pub mod unigram;
 pub mod use_multilingual;
 
 use std::path::{Path, PathBuf};

@@ -1,7 +1,7 @@
 //! Universal Sentence Encoder multilingual v3 (int8), the multilingual default, on a direct
 //! ONNX Runtime session. `make models` cuts the graph after its SentencePiece custom op
-//! (`scripts/extract_use.py`): this side tokenises with the `tokenizers` crate and feeds the
-//! ragged batch as concatenated token ids plus row splits, which fastembed cannot express.
+//! (`scripts/extract_use.py`): this side tokenises with the `tokenizers` crate (its pipeline,
+//! with the unigram model on a compact trie: `unigram.rs`) and feeds the ragged batch as concatenated token ids plus row splits, which fastembed cannot express.
 //!
 //! The graph quantises activations dynamically, so a vector depends slightly on the other
 //! texts in its batch: the runner keeps batches within one document and deterministic.
@@ -21,7 +21,7 @@ pub struct UseMultilingual {
     id: String,
     max_tokens: usize,
     session: Mutex<Session>,
-    tokenizer: tokenizers::Tokenizer,
+    tokenizer: super::unigram::UnigramTokenizer,
 }
 
 impl UseMultilingual {
@@ -34,12 +34,8 @@ impl UseMultilingual {
             model: spec.id.to_string(),
             message,
         };
-        let mut tokenizer = tokenizers::Tokenizer::from_file(dir.join("tokenizer.json"))
-            .map_err(|e| load_err(format!("{}: {e}", dir.join("tokenizer.json").display())))?;
-        tokenizer
-            .with_truncation(None)
-            .map_err(|e| load_err(e.to_string()))?
-            .with_padding(None);
+        // Neither truncates nor pads: a fresh tokenizer does neither.
+        let tokenizer = super::unigram::load(&dir.join("tokenizer.json")).map_err(load_err)?;
         let threads = std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(2);

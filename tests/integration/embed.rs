@@ -113,3 +113,45 @@ fn counts_tokens_without_truncation() {
     let long = "responsabilita amministrativa degli enti ".repeat(100);
     assert!(m.count_tokens(&long) > 256, "counting must not truncate");
 }
+
+#[test]
+fn the_compact_unigram_tokenises_exactly_as_the_tokenizers_crate() {
+    // The multilingual default tokenises with its own unigram model on a compact trie; on real
+    // text (Italian and English legal text, markup included) and odd strings its ids and
+    // offsets equal those of `tokenizers`' own Unigram loaded from the same file.
+    let path = default_models_dir().join("use-multilingual-v3-int8/tokenizer.json");
+    let ours = ingest::embed::unigram::load(&path).unwrap();
+    let mut theirs = tokenizers::Tokenizer::from_file(&path).unwrap();
+    theirs.with_truncation(None).unwrap().with_padding(None);
+    let mut texts: Vec<String> = [
+        "",
+        " ",
+        "▁▁<unk>▁",
+        "€ 1.000,00 — «virgolette» “curve” ñ ß 日本語 🙂 \u{0}\t\r\n x\u{301}",
+        "Art. 2043 c.c. - Qualunque fatto doloso o colposo, che cagiona ad altri un danno ingiusto",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    for f in [
+        "norm/it_normattiva_legge_bilancio_2023.xml",
+        "norm/it_normattiva_dlgs_231_2001.xml",
+        "norm/legaldocml_uk_pga-2014-27-enacted-data.xml",
+        "jurisprudence/cass_snciv2025530039O.txt",
+        "doctrine/tesi_piras_01-prova-scientifica.md",
+    ] {
+        let text = std::fs::read_to_string(crate::common::fixture(f)).unwrap();
+        let chars: Vec<char> = text.chars().take(200_000).collect();
+        texts.extend(chars.chunks(2_000).map(|w| w.iter().collect::<String>()));
+    }
+    assert!(texts.len() > 250, "{}", texts.len());
+    let mut tokens = 0;
+    for t in &texts {
+        let a = ours.encode_fast(t.as_str(), true).unwrap();
+        let b = theirs.encode_fast(t.as_str(), true).unwrap();
+        assert_eq!(a.get_ids(), b.get_ids(), "{t:?}");
+        assert_eq!(a.get_offsets(), b.get_offsets(), "{t:?}");
+        tokens += a.len();
+    }
+    assert!(tokens > 100_000, "{tokens}");
+}
