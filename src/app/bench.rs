@@ -642,16 +642,31 @@ fn embed_window(
     if !all && p.texts.len() < window && tokens < window_tokens {
         return Ok((p, 0, Duration::ZERO, Duration::ZERO));
     }
-    let (mut batches, mut took) = (0u64, Duration::ZERO);
+    let (mut batches, mut took, mut tokenize) = (0u64, Duration::ZERO, Duration::ZERO);
     for batch in crate::embed::length_sorted_batches(&p.tokens, batch_size, budget) {
         let refs: Vec<&str> = batch.iter().map(|&i| p.texts[i].as_str()).collect();
-        let t = Instant::now();
-        let v = e.embed(&refs)?;
-        took += t.elapsed();
-        std::hint::black_box(v);
+        let (t, k) = embed_timed(e, &refs)?;
+        (took, tokenize) = (took + t, tokenize + k);
         batches += 1;
     }
-    Ok((Pending::default(), batches, took, Duration::ZERO))
+    Ok((Pending::default(), batches, took, tokenize))
+}
+
+/// Embed one batch: the time `embed` took and, apart, for a model that takes token ids, the
+/// time tokenising the same texts one by one takes.
+fn embed_timed(e: &dyn Embedder, refs: &[&str]) -> anyhow::Result<(Duration, Duration)> {
+    let t = Instant::now();
+    std::hint::black_box(e.embed(refs)?);
+    let took = t.elapsed();
+    let mut tokenize = Duration::ZERO;
+    if e.takes_token_ids() {
+        let t = Instant::now();
+        for text in refs {
+            std::hint::black_box(e.token_ids(text)?);
+        }
+        tokenize = t.elapsed();
+    }
+    Ok((took, tokenize))
 }
 
 /// Embed the full batches at the head of `p` (every batch when `all`), returning what is left,
@@ -673,17 +688,8 @@ fn embed_ready(
             break;
         }
         let refs: Vec<&str> = p.texts[start..end].iter().map(String::as_str).collect();
-        let t = Instant::now();
-        let v = e.embed(&refs)?;
-        took += t.elapsed();
-        std::hint::black_box(v);
-        if e.takes_token_ids() {
-            let t = Instant::now();
-            for text in &refs {
-                std::hint::black_box(e.token_ids(text)?);
-            }
-            tokenize += t.elapsed();
-        }
+        let (t, k) = embed_timed(e, &refs)?;
+        (took, tokenize) = (took + t, tokenize + k);
         batches += 1;
         start = end;
     }
