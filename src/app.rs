@@ -846,7 +846,7 @@ async fn ingest(g: &GlobalArgs, a: &IngestArgs) -> anyhow::Result<u8> {
 
     let (_lock, st) = open_for_work(g, &config, embedder.as_ref()).await?;
     let jobs = st.jobs.clone();
-    let run_id = format!("{}-{}", crate::store::sqlite::now_ms(), std::process::id());
+    let run_id = new_run_id("");
     let stats = jobs
         .enqueue(
             &run_id,
@@ -948,11 +948,7 @@ async fn enqueue(g: &GlobalArgs, a: &EnqueueArgs) -> anyhow::Result<u8> {
         logging::warn_line(b);
     }
     let (jobs, _db) = open_jobs(g, Some(&config)).await?;
-    let run_id = format!(
-        "enqueue-{}-{}",
-        crate::store::sqlite::now_ms(),
-        std::process::id()
-    );
+    let run_id = new_run_id("enqueue-");
     let priority = a
         .priority
         .unwrap_or_else(|| config.queue.priority_for(doc_type));
@@ -1060,11 +1056,7 @@ async fn worker(g: &GlobalArgs, a: &WorkerArgs) -> anyhow::Result<u8> {
         Duration::from_secs(a.grace_secs),
     );
     let progress = Progress::new(!a.no_progress);
-    let run_id = format!(
-        "worker-{}-{}",
-        crate::store::sqlite::now_ms(),
-        std::process::id()
-    );
+    let run_id = new_run_id("worker-");
     let watch = RunWatch::start(&jobs, &run_id, "worker", &a.metrics).await?;
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let signals = tokio::spawn(watch_signals(shutdown_tx, progress.clone()));
@@ -1459,11 +1451,7 @@ async fn refresh_locked(
     let first = &configs[0].1;
     let (_lock, st) = open_for_work(g, first, embedder.as_ref()).await?;
     let jobs = st.jobs.clone();
-    let run_id = format!(
-        "refresh-{}-{}",
-        crate::store::sqlite::now_ms(),
-        std::process::id()
-    );
+    let run_id = new_run_id("refresh-");
     let mut added = 0;
     let mut withdrawn = Vec::new();
     let mut bad_lines = 0;
@@ -1611,4 +1599,13 @@ async fn cleanup(g: &GlobalArgs, older_than: &str) -> anyhow::Result<u8> {
         gone.len()
     );
     Ok(exit::OK)
+}
+
+/// A run's id: `PREFIX<ms since the epoch>-<pid>`, unique per process start.
+pub(crate) fn new_run_id(prefix: &str) -> String {
+    format!(
+        "{prefix}{}-{}",
+        crate::store::sqlite::now_ms(),
+        std::process::id()
+    )
 }

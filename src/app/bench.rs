@@ -130,11 +130,7 @@ pub async fn run(g: &GlobalArgs, a: &BenchArgs) -> anyhow::Result<u8> {
         ..g.clone()
     };
     let (lock, st) = open_for_work(&g, &config, embedder.as_ref()).await?;
-    let run_id = format!(
-        "bench-{}-{}",
-        crate::store::sqlite::now_ms(),
-        std::process::id()
-    );
+    let run_id = super::new_run_id("bench-");
     let stats = st
         .jobs
         .enqueue(
