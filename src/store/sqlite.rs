@@ -7,6 +7,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use serde_json::json;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, SqlitePool};
 
@@ -176,125 +177,142 @@ impl RelationalStore for Sqlite {
         .bind(to_json(&ids))
         .execute(&mut *tx)
         .await?;
-        for c in &doc.chunks {
-            sqlx::query(
-                "INSERT INTO chunks (id, document_id, ordinal, eid, part, parts, unit_kind, num, heading, path,
-                   text, embed_text, tokens, refs, notes, amendments, repealed, attachment, point_id, model_id,
-                   referenced_norm_ids, section, char_start, char_end, page_start, page_end,
-                   related_concept_ids, referenced_decision_ids)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                 ON CONFLICT(id) DO UPDATE SET document_id = excluded.document_id, ordinal = excluded.ordinal,
-                   eid = excluded.eid, part = excluded.part, parts = excluded.parts, unit_kind = excluded.unit_kind,
-                   num = excluded.num, heading = excluded.heading, path = excluded.path, text = excluded.text,
-                   embed_text = excluded.embed_text, tokens = excluded.tokens, refs = excluded.refs,
-                   notes = excluded.notes, amendments = excluded.amendments, repealed = excluded.repealed,
-                   attachment = excluded.attachment, point_id = excluded.point_id, model_id = excluded.model_id,
-                   referenced_norm_ids = excluded.referenced_norm_ids, section = excluded.section,
-                   char_start = excluded.char_start, char_end = excluded.char_end,
-                   page_start = excluded.page_start, page_end = excluded.page_end,
-                   related_concept_ids = excluded.related_concept_ids,
-                   referenced_decision_ids = excluded.referenced_decision_ids",
-            )
-            .bind(&c.id)
-            .bind(&c.document_id)
-            .bind(c.ordinal as i64)
-            .bind(&c.eid)
-            .bind(c.part.map(|p| p as i64))
-            .bind(c.parts as i64)
-            .bind(&c.unit_kind)
-            .bind(&c.num)
-            .bind(&c.heading)
-            .bind(to_json(&c.path))
-            .bind(&c.text)
-            .bind(&c.embed_text)
-            .bind(c.tokens as i64)
-            .bind(to_json(&c.refs))
-            .bind(to_json(&c.notes))
-            .bind(to_json(&c.amendments))
-            .bind(c.repealed)
-            .bind(&c.attachment)
-            .bind(point_id(&c.id).to_string())
-            .bind(&doc.model_id)
-            .bind(to_json(&crate::enrich::referenced_norm_ids(&c.id, &doc.references)))
-            .bind(&c.section)
-            .bind(c.span.map(|s| s.char_start as i64))
-            .bind(c.span.map(|s| s.char_end as i64))
-            .bind(c.span.map(|s| s.page_start as i64))
-            .bind(c.span.map(|s| s.page_end as i64))
-            .bind(to_json(&doc.concept_ids(&c.id)))
-            .bind(to_json(&crate::enrich::referenced_decision_ids(&c.id, &doc.references)))
-            .execute(&mut *tx)
-            .await?;
-        }
+        let chunk_rows = rows_json(doc.chunks.iter().map(|c| {
+            json!([
+                c.id,
+                c.document_id,
+                c.ordinal,
+                c.eid,
+                c.part,
+                c.parts,
+                c.unit_kind,
+                c.num,
+                c.heading,
+                to_json(&c.path),
+                c.text,
+                c.embed_text,
+                c.tokens,
+                to_json(&c.refs),
+                to_json(&c.notes),
+                to_json(&c.amendments),
+                c.repealed,
+                c.attachment,
+                point_id(&c.id).to_string(),
+                doc.model_id,
+                to_json(&crate::enrich::referenced_norm_ids(&c.id, &doc.references)),
+                c.section,
+                c.span.map(|s| s.char_start),
+                c.span.map(|s| s.char_end),
+                c.span.map(|s| s.page_start),
+                c.span.map(|s| s.page_end),
+                to_json(&doc.concept_ids(&c.id)),
+                to_json(&crate::enrich::referenced_decision_ids(
+                    &c.id,
+                    &doc.references
+                )),
+            ])
+        }));
+        sqlx::query(&format!(
+            "INSERT INTO chunks (id, document_id, ordinal, eid, part, parts, unit_kind, num, heading, path,
+               text, embed_text, tokens, refs, notes, amendments, repealed, attachment, point_id, model_id,
+               referenced_norm_ids, section, char_start, char_end, page_start, page_end,
+               related_concept_ids, referenced_decision_ids)
+             SELECT {} FROM json_each(?) WHERE true
+             ON CONFLICT(id) DO UPDATE SET document_id = excluded.document_id, ordinal = excluded.ordinal,
+               eid = excluded.eid, part = excluded.part, parts = excluded.parts, unit_kind = excluded.unit_kind,
+               num = excluded.num, heading = excluded.heading, path = excluded.path, text = excluded.text,
+               embed_text = excluded.embed_text, tokens = excluded.tokens, refs = excluded.refs,
+               notes = excluded.notes, amendments = excluded.amendments, repealed = excluded.repealed,
+               attachment = excluded.attachment, point_id = excluded.point_id, model_id = excluded.model_id,
+               referenced_norm_ids = excluded.referenced_norm_ids, section = excluded.section,
+               char_start = excluded.char_start, char_end = excluded.char_end,
+               page_start = excluded.page_start, page_end = excluded.page_end,
+               related_concept_ids = excluded.related_concept_ids,
+               referenced_decision_ids = excluded.referenced_decision_ids",
+            row_columns(28)
+        ))
+        .bind(chunk_rows)
+        .execute(&mut *tx)
+        .await?;
         for table in ["entities", "chunk_concepts"] {
             sqlx::query(&format!("DELETE FROM {table} WHERE document_id = ?"))
                 .bind(&info.id)
                 .execute(&mut *tx)
                 .await?;
         }
-        for (seq, e) in doc.entities.iter().enumerate() {
-            sqlx::query(
-                "INSERT INTO entities (chunk_id, document_id, seq, kind, text, start_byte, end_byte, normalized)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            )
-            .bind(&e.chunk_id)
-            .bind(&info.id)
-            .bind(seq as i64)
-            .bind(&e.kind)
-            .bind(&e.text)
-            .bind(e.start as i64)
-            .bind(e.end as i64)
-            .bind(&e.normalized)
-            .execute(&mut *tx)
-            .await?;
-        }
-        for c in &doc.concepts {
-            sqlx::query(
-                "INSERT INTO concepts (id, label) VALUES (?, ?) ON CONFLICT(id) DO UPDATE SET label = excluded.label",
-            )
-            .bind(&c.concept_id)
-            .bind(&c.label)
-            .execute(&mut *tx)
-            .await?;
-            sqlx::query(
-                "INSERT INTO chunk_concepts (chunk_id, concept_id, document_id) VALUES (?, ?, ?)
-                 ON CONFLICT(chunk_id, concept_id) DO NOTHING",
-            )
-            .bind(&c.chunk_id)
-            .bind(&c.concept_id)
-            .bind(&info.id)
-            .execute(&mut *tx)
-            .await?;
-        }
+        let entity_rows = rows_json(doc.entities.iter().enumerate().map(|(seq, e)| {
+            json!([
+                e.chunk_id,
+                info.id,
+                seq,
+                e.kind,
+                e.text,
+                e.start,
+                e.end,
+                e.normalized
+            ])
+        }));
+        sqlx::query(&format!(
+            "INSERT INTO entities (chunk_id, document_id, seq, kind, text, start_byte, end_byte, normalized)
+             SELECT {} FROM json_each(?)",
+            row_columns(8)
+        ))
+        .bind(entity_rows)
+        .execute(&mut *tx)
+        .await?;
+        let concept_rows = rows_json(
+            doc.concepts
+                .iter()
+                .map(|c| json!([c.concept_id, c.label, c.chunk_id, info.id])),
+        );
+        sqlx::query(
+            "INSERT INTO concepts (id, label) SELECT value ->> 0, value ->> 1 FROM json_each(?1) WHERE true
+             ON CONFLICT(id) DO UPDATE SET label = excluded.label",
+        )
+        .bind(&concept_rows)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO chunk_concepts (chunk_id, concept_id, document_id)
+             SELECT value ->> 2, value ->> 0, value ->> 3 FROM json_each(?1) WHERE true
+             ON CONFLICT(chunk_id, concept_id) DO NOTHING",
+        )
+        .bind(&concept_rows)
+        .execute(&mut *tx)
+        .await?;
         sqlx::query("DELETE FROM citations WHERE document_id = ?")
             .bind(&info.id)
             .execute(&mut *tx)
             .await?;
-        for (seq, r) in doc.references.iter().enumerate() {
-            sqlx::query(
-                "INSERT INTO citations (chunk_id, document_id, seq, origin, norm_id, act_id, article_id, act_dated,
-                   target_raw, text, start_byte, end_byte, note, relative, decision_id, decision_key)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            )
-            .bind(&r.chunk_id)
-            .bind(&info.id)
-            .bind(seq as i64)
-            .bind(&r.origin)
-            .bind(&r.norm_id)
-            .bind(&r.act_id)
-            .bind(&r.article_id)
-            .bind(&r.act_dated)
-            .bind(&r.target_raw)
-            .bind(&r.text)
-            .bind(r.start as i64)
-            .bind(r.end as i64)
-            .bind(r.note.map(|n| n as i64))
-            .bind(r.relative)
-            .bind(&r.decision_id)
-            .bind(&r.decision_key)
-            .execute(&mut *tx)
-            .await?;
-        }
+        let citation_rows = rows_json(doc.references.iter().enumerate().map(|(seq, r)| {
+            json!([
+                r.chunk_id,
+                info.id,
+                seq,
+                r.origin,
+                r.norm_id,
+                r.act_id,
+                r.article_id,
+                r.act_dated,
+                r.target_raw,
+                r.text,
+                r.start,
+                r.end,
+                r.note,
+                r.relative,
+                r.decision_id,
+                r.decision_key,
+            ])
+        }));
+        sqlx::query(&format!(
+            "INSERT INTO citations (chunk_id, document_id, seq, origin, norm_id, act_id, article_id, act_dated,
+               target_raw, text, start_byte, end_byte, note, relative, decision_id, decision_key)
+             SELECT {} FROM json_each(?)",
+            row_columns(16)
+        ))
+        .bind(citation_rows)
+        .execute(&mut *tx)
+        .await?;
         // The act it expresses and, for a norm version, from when it is in force; its chunks
         // share the document's validity (valid_to is closed later, by a newer version).
         sqlx::query(
@@ -647,94 +665,62 @@ impl GraphStore for Sqlite {
             .bind(&info.id)
             .execute(&mut *tx)
             .await?;
-        for n in &plan.nodes {
-            let owner = n.owned.then_some(info.id.as_str());
-            upsert_node(
-                &mut tx,
-                &node_id(n.label, &n.key),
+        // Shared nodes (norms) keep their first owner-less row; properties merge on conflict.
+        let node_rows = rows_json(plan.nodes.iter().map(|n| {
+            json!([
+                node_id(n.label, &n.key),
                 n.label,
-                owner,
-                n.props.clone(),
-            )
-            .await?;
-        }
-        for e in &plan.edges {
-            let (src, dst) = (node_id(e.src.0, &e.src.1), node_id(e.dst.0, &e.dst.1));
-            if e.owned {
-                insert_edge(
-                    &mut tx,
-                    &src,
-                    e.rel,
-                    &dst,
-                    &e.key,
-                    &info.id,
-                    e.props.clone(),
-                )
-                .await?;
-            } else {
-                // Shared structure (an article's PART_OF): owned by no document.
-                sqlx::query(
-                    "INSERT INTO graph_edges (src, rel, dst, key, owner, props) VALUES (?, ?, ?, ?, '', ?)
-                     ON CONFLICT(src, rel, dst, key) DO NOTHING",
-                )
-                .bind(&src)
-                .bind(e.rel)
-                .bind(&dst)
-                .bind(&e.key)
-                .bind(e.props.to_string())
-                .execute(&mut *tx)
-                .await?;
-            }
-        }
+                n.owned.then_some(info.id.as_str()),
+                n.props.to_string()
+            ])
+        }));
+        sqlx::query(
+            "INSERT INTO graph_nodes (id, label, owner, props)
+             SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3 FROM json_each(?) WHERE true
+             ON CONFLICT(id) DO UPDATE SET props = json_patch(graph_nodes.props, excluded.props),
+               owner = COALESCE(excluded.owner, graph_nodes.owner)",
+        )
+        .bind(node_rows)
+        .execute(&mut *tx)
+        .await?;
+        // Shared structure (an article's PART_OF) is owned by no document and kept as it is.
+        let edge_rows = rows_json(plan.edges.iter().map(|e| {
+            json!([
+                node_id(e.src.0, &e.src.1),
+                e.rel,
+                node_id(e.dst.0, &e.dst.1),
+                e.key,
+                if e.owned { info.id.as_str() } else { "" },
+                e.props.to_string()
+            ])
+        }));
+        sqlx::query(
+            "INSERT INTO graph_edges (src, rel, dst, key, owner, props)
+             SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5
+             FROM json_each(?) WHERE true
+             ON CONFLICT(src, rel, dst, key) DO UPDATE SET owner = excluded.owner, props = excluded.props
+               WHERE excluded.owner <> ''",
+        )
+        .bind(edge_rows)
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(())
     }
 }
 
-async fn upsert_node(
-    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
-    id: &str,
-    label: &str,
-    owner: Option<&str>,
-    props: serde_json::Value,
-) -> Result<(), StoreError> {
-    // Shared nodes (norms) keep their first owner-less row; properties merge on conflict.
-    sqlx::query(
-        "INSERT INTO graph_nodes (id, label, owner, props) VALUES (?, ?, ?, ?)
-         ON CONFLICT(id) DO UPDATE SET props = json_patch(graph_nodes.props, excluded.props),
-           owner = COALESCE(excluded.owner, graph_nodes.owner)",
-    )
-    .bind(id)
-    .bind(label)
-    .bind(owner)
-    .bind(props.to_string())
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
+/// Rows for one bulk statement: a JSON array of row arrays, read back with `json_each` and
+/// `value ->> i`, so a document's thousands of rows are one statement each, not one per row.
+fn rows_json(rows: impl Iterator<Item = serde_json::Value>) -> String {
+    serde_json::Value::Array(rows.collect()).to_string()
 }
 
-async fn insert_edge(
-    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
-    src: &str,
-    rel: &str,
-    dst: &str,
-    key: &str,
-    owner: &str,
-    props: serde_json::Value,
-) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO graph_edges (src, rel, dst, key, owner, props) VALUES (?, ?, ?, ?, ?, ?)
-         ON CONFLICT(src, rel, dst, key) DO UPDATE SET owner = excluded.owner, props = excluded.props",
-    )
-    .bind(src)
-    .bind(rel)
-    .bind(dst)
-    .bind(key)
-    .bind(owner)
-    .bind(props.to_string())
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
+/// `value ->> 0, value ->> 1, …`: the select list reading `n` columns of a `rows_json` row.
+fn row_columns(n: usize) -> String {
+    (0..n)
+        .map(|i| format!("value ->> {i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Counts of graph nodes per label and edges per relationship, for status and tests.
