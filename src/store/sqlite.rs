@@ -177,7 +177,7 @@ impl RelationalStore for Sqlite {
         .bind(to_json(&ids))
         .execute(&mut *tx)
         .await?;
-        let chunk_rows = rows_json(doc.chunks.iter().map(|c| {
+        let chunk_row = |_: usize, c: &crate::pipeline::record::Chunk| {
             json!([
                 c.id,
                 c.document_id,
@@ -211,8 +211,8 @@ impl RelationalStore for Sqlite {
                     &doc.references
                 )),
             ])
-        }));
-        sqlx::query(&format!(
+        };
+        let sql = format!(
             "INSERT INTO chunks (id, document_id, ordinal, eid, part, parts, unit_kind, num, heading, path,
                text, embed_text, tokens, refs, notes, amendments, repealed, attachment, point_id, model_id,
                referenced_norm_ids, section, char_start, char_end, page_start, page_end,
@@ -230,17 +230,15 @@ impl RelationalStore for Sqlite {
                related_concept_ids = excluded.related_concept_ids,
                referenced_decision_ids = excluded.referenced_decision_ids",
             row_columns(28)
-        ))
-        .bind(chunk_rows)
-        .execute(&mut *tx)
-        .await?;
+        );
+        insert_rows(&mut tx, &sql, &doc.chunks, chunk_row).await?;
         for table in ["entities", "chunk_concepts"] {
             sqlx::query(&format!("DELETE FROM {table} WHERE document_id = ?"))
                 .bind(&info.id)
                 .execute(&mut *tx)
                 .await?;
         }
-        let entity_rows = rows_json(doc.entities.iter().enumerate().map(|(seq, e)| {
+        let entity_row = |seq: usize, e: &crate::pipeline::record::ChunkEntity| {
             json!([
                 e.chunk_id,
                 info.id,
@@ -251,40 +249,38 @@ impl RelationalStore for Sqlite {
                 e.end,
                 e.normalized
             ])
-        }));
-        sqlx::query(&format!(
+        };
+        let sql = format!(
             "INSERT INTO entities (chunk_id, document_id, seq, kind, text, start_byte, end_byte, normalized)
              SELECT {} FROM json_each(?)",
             row_columns(8)
-        ))
-        .bind(entity_rows)
-        .execute(&mut *tx)
-        .await?;
-        let concept_rows = rows_json(
-            doc.concepts
-                .iter()
-                .map(|c| json!([c.concept_id, c.label, c.chunk_id, info.id])),
         );
-        sqlx::query(
-            "INSERT INTO concepts (id, label) SELECT value ->> 0, value ->> 1 FROM json_each(?1) WHERE true
+        insert_rows(&mut tx, &sql, &doc.entities, entity_row).await?;
+        let concept_row = |_: usize, c: &crate::pipeline::record::ChunkConcept| {
+            json!([c.concept_id, c.label, c.chunk_id, info.id])
+        };
+        insert_rows(
+            &mut tx,
+            "INSERT INTO concepts (id, label) SELECT value ->> 0, value ->> 1 FROM json_each(?) WHERE true
              ON CONFLICT(id) DO UPDATE SET label = excluded.label",
+            &doc.concepts,
+            concept_row,
         )
-        .bind(&concept_rows)
-        .execute(&mut *tx)
         .await?;
-        sqlx::query(
+        insert_rows(
+            &mut tx,
             "INSERT INTO chunk_concepts (chunk_id, concept_id, document_id)
-             SELECT value ->> 2, value ->> 0, value ->> 3 FROM json_each(?1) WHERE true
+             SELECT value ->> 2, value ->> 0, value ->> 3 FROM json_each(?) WHERE true
              ON CONFLICT(chunk_id, concept_id) DO NOTHING",
+            &doc.concepts,
+            concept_row,
         )
-        .bind(&concept_rows)
-        .execute(&mut *tx)
         .await?;
         sqlx::query("DELETE FROM citations WHERE document_id = ?")
             .bind(&info.id)
             .execute(&mut *tx)
             .await?;
-        let citation_rows = rows_json(doc.references.iter().enumerate().map(|(seq, r)| {
+        let citation_row = |seq: usize, r: &crate::pipeline::record::Reference| {
             json!([
                 r.chunk_id,
                 info.id,
@@ -303,16 +299,14 @@ impl RelationalStore for Sqlite {
                 r.decision_id,
                 r.decision_key,
             ])
-        }));
-        sqlx::query(&format!(
+        };
+        let sql = format!(
             "INSERT INTO citations (chunk_id, document_id, seq, origin, norm_id, act_id, article_id, act_dated,
                target_raw, text, start_byte, end_byte, note, relative, decision_id, decision_key)
              SELECT {} FROM json_each(?)",
             row_columns(16)
-        ))
-        .bind(citation_rows)
-        .execute(&mut *tx)
-        .await?;
+        );
+        insert_rows(&mut tx, &sql, &doc.references, citation_row).await?;
         // The act it expresses and, for a norm version, from when it is in force; its chunks
         // share the document's validity (valid_to is closed later, by a newer version).
         sqlx::query(
@@ -666,25 +660,26 @@ impl GraphStore for Sqlite {
             .execute(&mut *tx)
             .await?;
         // Shared nodes (norms) keep their first owner-less row; properties merge on conflict.
-        let node_rows = rows_json(plan.nodes.iter().map(|n| {
+        let node_row = |_: usize, n: &crate::store::plan::GraphNode| {
             json!([
                 node_id(n.label, &n.key),
                 n.label,
                 n.owned.then_some(info.id.as_str()),
                 n.props.to_string()
             ])
-        }));
-        sqlx::query(
+        };
+        insert_rows(
+            &mut tx,
             "INSERT INTO graph_nodes (id, label, owner, props)
              SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3 FROM json_each(?) WHERE true
              ON CONFLICT(id) DO UPDATE SET props = json_patch(graph_nodes.props, excluded.props),
                owner = COALESCE(excluded.owner, graph_nodes.owner)",
+            &plan.nodes,
+            node_row,
         )
-        .bind(node_rows)
-        .execute(&mut *tx)
         .await?;
         // Shared structure (an article's PART_OF) is owned by no document and kept as it is.
-        let edge_rows = rows_json(plan.edges.iter().map(|e| {
+        let edge_row = |_: usize, e: &crate::store::plan::GraphEdge| {
             json!([
                 node_id(e.src.0, &e.src.1),
                 e.rel,
@@ -693,29 +688,50 @@ impl GraphStore for Sqlite {
                 if e.owned { info.id.as_str() } else { "" },
                 e.props.to_string()
             ])
-        }));
-        sqlx::query(
+        };
+        insert_rows(
+            &mut tx,
             "INSERT INTO graph_edges (src, rel, dst, key, owner, props)
              SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5
              FROM json_each(?) WHERE true
              ON CONFLICT(src, rel, dst, key) DO UPDATE SET owner = excluded.owner, props = excluded.props
                WHERE excluded.owner <> ''",
+            &plan.edges,
+            edge_row,
         )
-        .bind(edge_rows)
-        .execute(&mut *tx)
         .await?;
         tx.commit().await?;
         Ok(())
     }
 }
 
-/// Rows for one bulk statement: a JSON array of row arrays, read back with `json_each` and
-/// `value ->> i`, so a document's thousands of rows are one statement each, not one per row.
-fn rows_json(rows: impl Iterator<Item = serde_json::Value>) -> String {
-    serde_json::Value::Array(rows.collect()).to_string()
+/// Rows per bulk statement: few statements, and a bounded JSON text for each.
+const ROWS_PER_STATEMENT: usize = 256;
+
+/// Run `sql`, which reads its rows from `json_each(?)` with `value ->> i`, over the rows
+/// `row` makes of `items` (with their index), in parts of `ROWS_PER_STATEMENT`: a document's thousands of rows take a few statements, not
+/// one per row. Rows are applied in order, so conflicts resolve as row-by-row inserts would.
+async fn insert_rows<T: Sync>(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    sql: &str,
+    items: &[T],
+    row: impl Fn(usize, &T) -> serde_json::Value + Sync,
+) -> Result<(), StoreError> {
+    for (k, part) in items.chunks(ROWS_PER_STATEMENT).enumerate() {
+        let rows: Vec<serde_json::Value> = part
+            .iter()
+            .enumerate()
+            .map(|(i, item)| row(k * ROWS_PER_STATEMENT + i, item))
+            .collect();
+        sqlx::query(sql)
+            .bind(serde_json::Value::Array(rows).to_string())
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
 }
 
-/// `value ->> 0, value ->> 1, …`: the select list reading `n` columns of a `rows_json` row.
+/// `value ->> 0, value ->> 1, …`: the select list reading `n` columns of an `insert_rows` row.
 fn row_columns(n: usize) -> String {
     (0..n)
         .map(|i| format!("value ->> {i}"))
