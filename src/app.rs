@@ -470,7 +470,7 @@ async fn reembed(g: &GlobalArgs, model: &str, json: bool) -> anyhow::Result<u8> 
         let counts: Vec<(String, u32)> = chunks.iter().map(|c| c.id.clone()).zip(tokens).collect();
         // The payload carries concepts and entities: keep them on the new model too.
         let notes = db.load_annotations(&id).await?;
-        let doc = crate::pipeline::record::EnrichedDocument {
+        let doc = Arc::new(crate::pipeline::record::EnrichedDocument {
             info,
             chunks,
             model_id: model.to_string(),
@@ -478,7 +478,7 @@ async fn reembed(g: &GlobalArgs, model: &str, json: bool) -> anyhow::Result<u8> 
             references: notes.references,
             entities: notes.entities,
             concepts: notes.concepts,
-        };
+        });
         vectors.upsert_document(&doc, embedder.dimension()).await?;
         db.set_model(&id, model, &counts).await?;
         summary.documents += 1;

@@ -1302,6 +1302,8 @@ async fn enrich_stage(
 
 async fn store_stage(ctx: Arc<Ctx>, mut rx: mpsc::Receiver<Env<EnrichedDocument>>) {
     while let Some(Env { claim, item }) = rx.recv().await {
+        // Shared with the vector backend's writer thread rather than copied.
+        let item = Arc::new(item);
         let span = doc_span(&claim, Some(&item.info.id));
         let mut attempt = 0;
         let result = loop {
@@ -1366,7 +1368,7 @@ async fn store_stage(ctx: Arc<Ctx>, mut rx: mpsc::Receiver<Env<EnrichedDocument>
 async fn store_document(
     ctx: &Ctx,
     claim: &Claim,
-    doc: &EnrichedDocument,
+    doc: &Arc<EnrichedDocument>,
 ) -> Result<(), StoreError> {
     if ctx.cfg.fault == Some(Fault::Store) {
         return Err(StoreError::Injected(

@@ -238,28 +238,26 @@ impl EdgeVectors {
             .shard(&doc.model_id, Some(dimension))?
             .ok_or_else(|| StoreError::Vector("shard not created".into()))?;
         let shard = shard.lock().unwrap_or_else(|p| p.into_inner());
-        let points: Vec<PointStructPersisted> = doc
-            .chunks
-            .iter()
-            .zip(&doc.vectors)
-            .map(|(c, v)| {
-                let payload = super::plan::chunk_payload(doc, c, self.persons_in_payload);
-                let Value::Object(map) = payload else {
-                    unreachable!("json! object")
-                };
-                PointStructPersisted {
-                    id: edge_id(&c.id),
-                    vector: VectorStructPersisted::Single(v.clone()),
-                    payload: Some(Payload::from(map)),
-                }
-            })
-            .collect();
-        for batch in points.chunks(UPSERT_BATCH) {
+        // Points are built a batch at a time: a large act's payloads are never all in memory.
+        let chunks: Vec<_> = doc.chunks.iter().zip(&doc.vectors).collect();
+        for batch in chunks.chunks(UPSERT_BATCH) {
+            let points: Vec<PointStructPersisted> = batch
+                .iter()
+                .map(|&(c, v)| {
+                    let payload = super::plan::chunk_payload(doc, c, self.persons_in_payload);
+                    let Value::Object(map) = payload else {
+                        unreachable!("json! object")
+                    };
+                    PointStructPersisted {
+                        id: edge_id(&c.id),
+                        vector: VectorStructPersisted::Single(v.clone()),
+                        payload: Some(Payload::from(map)),
+                    }
+                })
+                .collect();
             shard
                 .update(UpdateOperation::PointOperation(
-                    PointOperations::UpsertPoints(PointInsertOperations::PointsList(
-                        batch.to_vec(),
-                    )),
+                    PointOperations::UpsertPoints(PointInsertOperations::PointsList(points)),
                 ))
                 .map_err(|e| StoreError::Vector(e.to_string()))?;
         }
@@ -371,11 +369,11 @@ fn edge_id(chunk_id: &str) -> PointId {
 impl VectorStore for Arc<EdgeVectors> {
     async fn upsert_document(
         &self,
-        doc: &EnrichedDocument,
+        doc: &Arc<EnrichedDocument>,
         dimension: usize,
     ) -> Result<(), StoreError> {
         let this = self.clone();
-        let doc = doc.clone();
+        let doc = Arc::clone(doc);
         // At a lower priority than inference, like chunking (see `pipeline::background`).
         crate::pipeline::background::run(move || this.upsert_blocking(&doc, dimension))
             .await

@@ -220,10 +220,11 @@ pub trait VectorStore: Send + Sync {
     /// model) before any document is processed, so a store that cannot be used fails the run
     /// at once rather than after parsing and embedding.
     async fn prepare(&self, model_id: &str, dimension: usize) -> Result<(), StoreError>;
-    /// Upsert one point per chunk into the model's collection and make them durable.
+    /// Upsert one point per chunk into the model's collection and make them durable. The
+    /// document is shared, not copied, with a backend that writes on another thread.
     async fn upsert_document(
         &self,
-        doc: &EnrichedDocument,
+        doc: &std::sync::Arc<EnrichedDocument>,
         dimension: usize,
     ) -> Result<(), StoreError>;
     /// Chunk ids of a document's points in the model's collection, sorted.

@@ -572,7 +572,7 @@ impl super::VectorStore for QdrantVectors {
 
     async fn upsert_document(
         &self,
-        doc: &crate::pipeline::record::EnrichedDocument,
+        doc: &std::sync::Arc<crate::pipeline::record::EnrichedDocument>,
         _dimension: usize,
     ) -> Result<(), super::StoreError> {
         let points = doc
