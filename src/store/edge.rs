@@ -239,11 +239,15 @@ impl EdgeVectors {
             .ok_or_else(|| StoreError::Vector("shard not created".into()))?;
         let shard = shard.lock().unwrap_or_else(|p| p.into_inner());
         // Points are built a batch at a time: a large act's payloads are never all in memory.
-        let chunks: Vec<_> = doc.chunks.iter().zip(&doc.vectors).collect();
-        for batch in chunks.chunks(UPSERT_BATCH) {
-            let points: Vec<PointStructPersisted> = batch
+        let batches = doc
+            .chunks
+            .chunks(UPSERT_BATCH)
+            .zip(doc.vectors.chunks(UPSERT_BATCH));
+        for (chunks, vectors) in batches {
+            let points: Vec<PointStructPersisted> = chunks
                 .iter()
-                .map(|&(c, v)| {
+                .zip(vectors)
+                .map(|(c, v)| {
                     let payload = super::plan::chunk_payload(doc, c, self.persons_in_payload);
                     let Value::Object(map) = payload else {
                         unreachable!("json! object")
