@@ -217,18 +217,23 @@ fn search_top(data: &std::path::Path, query: &str) -> (String, String) {
     )
 }
 
-#[test]
-fn the_same_list_twice_leaves_identical_counts() {
-    let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("data");
-    let l = list(
-        tmp.path(),
+/// A list of the two small acts (legge 56/2007, legge Gelli-Bianco) in `dir`.
+fn two_small_acts(dir: &std::path::Path) -> std::path::PathBuf {
+    list(
+        dir,
         "l.txt",
         &[
             fixture_line("norm/it_normattiva_legge_56_2007.xml"),
             fixture_line("norm/it_normattiva_legge_gelli_bianco.xml"),
         ],
-    );
+    )
+}
+
+#[test]
+fn the_same_list_twice_leaves_identical_counts() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let l = two_small_acts(tmp.path());
     assert_eq!(ingest(&data, &l, &[], &[]).code, 0);
     let first = status(&data);
     let again = ingest(&data, &l, &[], &[]);
@@ -433,14 +438,7 @@ fn http_sources_404_rejects_and_500_is_retried() {
 fn reembed_moves_stored_chunks_to_another_model_without_parsing() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
-    let l = list(
-        tmp.path(),
-        "l.txt",
-        &[
-            fixture_line("norm/it_normattiva_legge_56_2007.xml"),
-            fixture_line("norm/it_normattiva_legge_gelli_bianco.xml"),
-        ],
-    );
+    let l = two_small_acts(tmp.path());
     assert_eq!(ingest(&data, &l, &[], &[]).code, 0);
     let before = status(&data);
     let chunks = before["chunks"].as_i64().unwrap();
@@ -588,14 +586,7 @@ fn length_bucketed_batches_give_every_chunk_its_own_vector() {
     // its own chunk (equal to that text embedded alone).
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
-    let l = list(
-        tmp.path(),
-        "l.txt",
-        &[
-            fixture_line("norm/it_normattiva_legge_56_2007.xml"),
-            fixture_line("norm/it_normattiva_legge_gelli_bianco.xml"),
-        ],
-    );
+    let l = two_small_acts(tmp.path());
     let minilm = "all-minilm-l6-v2-int8";
     let r = ingest(&data, &l, &[], &["--model", minilm]);
     assert_eq!(r.code, 0, "{}", r.stderr);
