@@ -91,16 +91,14 @@ impl Embedder for MiniLm {
     }
 
     fn count_tokens(&self, text: &str) -> usize {
-        self.counter
-            .encode_fast(text, true)
+        super::pieces::encode(&*self.counter, text, super::pieces::PIECE_BYTES)
             .map(|e| e.len())
             // A tokenizer failure on counting falls back to a pessimistic estimate.
             .unwrap_or_else(|_| text.len())
     }
 
     fn token_ids(&self, text: &str) -> Result<Vec<u32>, EmbedError> {
-        self.counter
-            .encode_fast(text, true)
+        super::pieces::encode(&*self.counter, text, super::pieces::PIECE_BYTES)
             .map(|e| e.get_ids().to_vec())
             .map_err(|e| EmbedError::Inference {
                 model: self.id.clone(),

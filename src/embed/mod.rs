@@ -2,6 +2,7 @@
 //! install offline (`make models`), and where their files live.
 
 pub mod minilm;
+pub mod pieces;
 pub mod runtime;
 pub mod unigram;
 pub mod use_multilingual;

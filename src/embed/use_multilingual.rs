@@ -99,8 +99,7 @@ impl Embedder for UseMultilingual {
     }
 
     fn token_ids(&self, text: &str) -> Result<Vec<u32>, EmbedError> {
-        self.tokenizer
-            .encode_fast(text, true)
+        super::pieces::encode(&self.tokenizer, text, super::pieces::PIECE_BYTES)
             .map(|e| e.get_ids().to_vec())
             .map_err(|e| self.inference_err(format!("tokenizer: {e}")))
     }

@@ -155,3 +155,54 @@ fn the_compact_unigram_tokenises_exactly_as_the_tokenizers_crate() {
     }
     assert!(tokens > 100_000, "{tokens}");
 }
+
+/// Texts longer than a piece are tokenised in pieces (`embed::pieces`), so counting a
+/// megabyte-long article does not hold dozens of megabytes of normaliser state. The ids must
+/// be those of the whole text: checked against `tokenizers`' own pipeline read from the same
+/// `tokenizer.json`, with pieces of a few bytes (thousands of cuts) and through each model's
+/// `token_ids`, on real texts and on a text with odd whitespace and a combining accent.
+#[test]
+fn long_texts_tokenise_in_pieces_to_the_ids_of_the_whole() {
+    let mut texts: Vec<String> = [
+        "doctrine/tesi_piras_01-prova-scientifica.md",
+        "jurisprudence/cass_snciv2025530039O.txt",
+        "norm/it_normattiva_legge_gelli_bianco.xml",
+    ]
+    .iter()
+    .map(|f| std::fs::read_to_string(crate::common::fixture(f)).unwrap())
+    .collect();
+    texts.push("  Art. 12 \t comma 2\u{a0}lettera b) perché e\u{301} 3 \n\n x  ".repeat(500));
+    for id in [DEFAULT_MODEL, MINILM] {
+        let path = default_models_dir().join(id).join("tokenizer.json");
+        let mut whole = tokenizers::Tokenizer::from_file(&path)
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        whole.with_truncation(None).unwrap().with_padding(None);
+        let m = load_model(id);
+        for text in &texts {
+            assert!(text.len() > ingest::embed::pieces::PIECE_BYTES);
+            let expected = whole.encode_fast(text.as_str(), true).unwrap();
+            let expected = expected.get_ids();
+            let cut = ingest::embed::pieces::encode(&*whole, text, 7).unwrap();
+            same_ids(cut.get_ids(), expected, &format!("{id}, pieces of 7 bytes"));
+            same_ids(
+                &m.token_ids(text).unwrap(),
+                expected,
+                &format!("{id}, token_ids"),
+            );
+            assert_eq!(m.count_tokens(text), expected.len(), "{id}: count_tokens");
+        }
+    }
+}
+
+/// Equal id lists, or a panic naming the first difference (not two lists of 30,000 ids).
+fn same_ids(got: &[u32], expected: &[u32], what: &str) {
+    if let Some(i) = (0..got.len().max(expected.len())).find(|&i| got.get(i) != expected.get(i)) {
+        panic!(
+            "{what}: {} ids against {}; first difference at {i}: {:?} against {:?}",
+            got.len(),
+            expected.len(),
+            got.get(i..(i + 8).min(got.len())),
+            expected.get(i..(i + 8).min(expected.len())),
+        );
+    }
+}
