@@ -357,7 +357,7 @@ impl Ctx {
         match self
             .svc
             .jobs
-            .checkpoint(claim, stage, &bytes, Some(document_id), model_id)
+            .checkpoint(claim, stage, bytes, Some(document_id), model_id)
             .instrument(span.clone())
             .await
         {

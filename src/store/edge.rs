@@ -22,6 +22,12 @@ use crate::pipeline::record::EnrichedDocument;
 /// Points per update operation: keeps each WAL record modest for very long documents.
 const UPSERT_BATCH: usize = 256;
 
+/// Capacity of a write-ahead-log segment (the engine's default is 32 MB). The open segment
+/// is memory-mapped and the pages written stay resident until it is retired, so this bounds
+/// that share of the process's memory; a record larger than a segment gets a segment of its
+/// own size. A batch of 256 points with their payloads is about a megabyte.
+const WAL_SEGMENT_BYTES: usize = 4 * 1024 * 1024;
+
 /// A stored point, as read back (for verification and tests).
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredPoint {
@@ -109,6 +115,10 @@ impl EdgeVectors {
                     "",
                     EdgeVectorParamsBuilder::new(dim, Distance::Cosine).build(),
                 )
+                .wal_options(qdrant_edge::WalOptions {
+                    segment_capacity: WAL_SEGMENT_BYTES,
+                    ..Default::default()
+                })
                 .build();
             let shard = EdgeShard::new(&dir, config).map_err(|e| open_err(e.to_string()))?;
             for field in [

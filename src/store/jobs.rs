@@ -548,12 +548,14 @@ impl JobStore {
         Ok(())
     }
 
-    /// Record `stage` as done with its output, atomically, under the job's lease.
+    /// Record `stage` as done with its output, atomically, under the job's lease. An owned
+    /// payload goes to the driver as it is; a borrowed one would be copied (a big act's
+    /// checkpoint is megabytes).
     pub async fn checkpoint(
         &self,
         claim: &Claim,
         stage: Stage,
-        payload: &[u8],
+        payload: impl Into<Vec<u8>>,
         document_id: Option<&str>,
         model_id: Option<&str>,
     ) -> Result<(), StoreError> {
@@ -575,7 +577,7 @@ impl JobStore {
         )
         .bind(claim.id)
         .bind(stage.index())
-        .bind(payload)
+        .bind(payload.into())
         .execute(&mut *tx)
         .await?;
         count_stage(&mut tx, stage, false).await?;
@@ -1076,7 +1078,7 @@ impl Jobs {
         &self,
         claim: &Claim,
         stage: Stage,
-        payload: &[u8],
+        payload: impl Into<Vec<u8>>,
         document_id: Option<&str>,
         model_id: Option<&str>,
     ) -> Result<(), StoreError> {

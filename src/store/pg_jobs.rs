@@ -401,7 +401,7 @@ impl PgJobStore {
         &self,
         claim: &Claim,
         stage: Stage,
-        payload: &[u8],
+        payload: impl Into<Vec<u8>>,
         document_id: Option<&str>,
         model_id: Option<&str>,
     ) -> Result<(), StoreError> {
@@ -423,7 +423,7 @@ impl PgJobStore {
         )
         .bind(claim.id)
         .bind(stage.index())
-        .bind(payload)
+        .bind(payload.into())
         .execute(&mut *tx)
         .await?;
         count_stage(&mut tx, stage, false).await?;
