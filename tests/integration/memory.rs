@@ -35,3 +35,29 @@ fn peak_memory_does_not_grow_with_the_number_of_documents() {
         "10x the documents raised peak RSS from {rs} kB to {rl} kB"
     );
 }
+
+/// The embedded vector store's write-ahead log is memory-mapped segment by segment, and the
+/// pages written stay resident until a segment retires: its segments are 4 MB, not the
+/// engine's default 32 MB.
+#[test]
+fn the_vector_write_ahead_log_uses_small_segments() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let run = ingest(&data, &distinct_acts(tmp.path(), 5), &[], &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let mut segments = 0;
+    for model in std::fs::read_dir(data.join("vectors")).unwrap() {
+        let wal = model.unwrap().path().join("wal");
+        for f in std::fs::read_dir(&wal).unwrap() {
+            let f = f.unwrap();
+            let len = f.metadata().unwrap().len();
+            assert!(
+                len <= 4 * 1024 * 1024,
+                "{}: {len} bytes",
+                f.path().display()
+            );
+            segments += 1;
+        }
+    }
+    assert!(segments > 0, "no WAL segment under {}", data.display());
+}
