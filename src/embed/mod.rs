@@ -1,6 +1,7 @@
 //! Embedding: the [`Embedder`] trait every model sits behind, the registry of models that
 //! install offline (`make models`), and where their files live.
 
+pub mod lookup;
 pub mod minilm;
 pub mod pieces;
 pub mod runtime;
@@ -133,7 +134,12 @@ pub const MODELS: &[ModelSpec] = &[
         // rubricas of the fixtures, 256-token chunks (about 1,000 characters of Italian) found
         // the intended article first 6 times in 10, 512-token chunks 4 times.
         max_tokens: 256,
-        files: &["model_cut.onnx", "tokenizer.json"],
+        files: &[
+            "model_body.onnx",
+            "embeddings.bin",
+            "embeddings.json",
+            "tokenizer.json",
+        ],
     },
     ModelSpec {
         id: "all-minilm-l6-v2-int8",
@@ -302,7 +308,7 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(
-            err.contains("model_cut.onnx") && err.contains("make models"),
+            err.contains("model_body.onnx") && err.contains("make models"),
             "{err}"
         );
     }

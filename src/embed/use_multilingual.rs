@@ -1,7 +1,9 @@
 //! Universal Sentence Encoder multilingual v3 (int8), the multilingual default, on a direct
-//! ONNX Runtime session. `make models` cuts the graph after its SentencePiece custom op
-//! (`scripts/extract_use.py`): this side tokenises with the `tokenizers` crate (its pipeline,
-//! with the unigram model on a compact trie: `unigram.rs`) and feeds the ragged batch as concatenated token ids plus row splits, which fastembed cannot express.
+//! ONNX Runtime session. `make models` cuts the graph after its SentencePiece custom op and
+//! after its word-embedding lookup (`scripts/extract_use.py`): this side tokenises with the
+//! `tokenizers` crate (its pipeline, with the unigram model on a compact trie: `unigram.rs`),
+//! looks the tokens up in the table on disk (`lookup.rs`) and feeds the ragged batch as
+//! concatenated token rows plus row splits, which fastembed cannot express.
 //!
 //! The graph quantises activations dynamically, so a vector depends slightly on the other
 //! texts in its batch: the runner keeps batches within one document and deterministic.
@@ -22,6 +24,7 @@ pub struct UseMultilingual {
     max_tokens: usize,
     session: Mutex<Session>,
     tokenizer: super::unigram::UnigramTokenizer,
+    table: super::lookup::EmbeddingTable,
 }
 
 impl UseMultilingual {
@@ -39,7 +42,12 @@ impl UseMultilingual {
         let threads = std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(2);
-        let model = dir.join("model_cut.onnx");
+        let table = super::lookup::EmbeddingTable::open(
+            &dir.join("embeddings.bin"),
+            &dir.join("embeddings.json"),
+        )
+        .map_err(load_err)?;
+        let model = dir.join("model_body.onnx");
         let session = Session::builder(&env)
             .and_then(|b| b.with_intra_threads(threads).map_err(Into::into))
             // The other stages share these cores: threads that spin while waiting for work
@@ -52,9 +60,9 @@ impl UseMultilingual {
             .iter()
             .map(|i| i.name().to_string())
             .collect();
-        if !names.iter().any(|n| n == "token_ids") || !names.iter().any(|n| n == "row_splits") {
+        if !names.iter().any(|n| n == "embeddings") || !names.iter().any(|n| n == "row_splits") {
             return Err(load_err(format!(
-                "{} has inputs {names:?}, expected token_ids and row_splits (re-run `make models`)",
+                "{} has inputs {names:?}, expected embeddings and row_splits (re-run `make models`)",
                 model.display()
             )));
         }
@@ -63,6 +71,7 @@ impl UseMultilingual {
             max_tokens: spec.max_tokens,
             session: Mutex::new(session),
             tokenizer,
+            table,
         })
     }
 
@@ -142,7 +151,7 @@ impl Embedder for UseMultilingual {
                 .map_err(|e| self.inference_err(format!("tokenizer: {e}")))?
         };
         let mut encoded = encodings.iter();
-        let mut ids: Vec<i32> = Vec::new();
+        let mut ids: Vec<u32> = Vec::new();
         let mut splits: Vec<i64> = Vec::with_capacity(texts.len() + 1);
         splits.push(0);
         for g in given {
@@ -153,17 +162,19 @@ impl Embedder for UseMultilingual {
                     .map(|e| e.get_ids())
                     .ok_or_else(|| self.inference_err("tokenizer returned too few encodings"))?,
             };
-            ids.extend(row.iter().map(|&x| x as i32));
+            ids.extend_from_slice(row);
             splits.push(ids.len() as i64);
         }
         let (n, b) = (ids.len(), splits.len());
-        let token_ids =
-            Tensor::from_array(([n], ids)).map_err(|e| self.inference_err(e.to_string()))?;
+        let rows = self.table.gather(&ids).map_err(|e| self.inference_err(e))?;
+        drop(ids);
+        let embeddings = Tensor::from_array(([n, self.table.dim()], rows))
+            .map_err(|e| self.inference_err(e.to_string()))?;
         let row_splits =
             Tensor::from_array(([b], splits)).map_err(|e| self.inference_err(e.to_string()))?;
         let mut session = self.session.lock().unwrap_or_else(|p| p.into_inner());
         let outputs = session
-            .run(ort::inputs!["token_ids" => token_ids, "row_splits" => row_splits])
+            .run(ort::inputs!["embeddings" => embeddings, "row_splits" => row_splits])
             .map_err(|e| self.inference_err(e.to_string()))?;
         let (shape, data) = outputs["outputs"]
             .try_extract_tensor::<f32>()

