@@ -75,6 +75,11 @@ impl UseMultilingual {
         })
     }
 
+    /// Rows of the word-embedding table read from disk so far: one per distinct token met.
+    pub fn table_rows_held(&self) -> usize {
+        self.table.rows_held()
+    }
+
     fn inference_err(&self, message: impl Into<String>) -> EmbedError {
         EmbedError::Inference {
             model: self.id.clone(),

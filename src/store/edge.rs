@@ -367,10 +367,14 @@ impl EdgeVectors {
 }
 
 /// Make the shard's WAL and segments durable. The engine panics on flush failure; that
-/// becomes an error here instead of a dead process.
+/// becomes an error here instead of a dead process. Then the pages written, now clean on
+/// disk, leave memory (`mapped`): a bulk load never reads them back, and mapped they would
+/// keep every vector and payload of the run resident.
 fn flush(shard: &EdgeShard) -> Result<(), StoreError> {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| shard.flush()))
-        .map_err(|_| StoreError::Vector("flush to disk failed".into()))
+        .map_err(|_| StoreError::Vector("flush to disk failed".into()))?;
+    super::mapped::page_out_under(shard.path());
+    Ok(())
 }
 
 fn edge_id(chunk_id: &str) -> PointId {
@@ -487,5 +491,109 @@ impl VectorStore for Arc<EdgeVectors> {
         tokio::task::spawn_blocking(move || this.count_blocking(&model))
             .await
             .map_err(|e| StoreError::Vector(format!("vector count crashed: {e}")))?
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pipeline::record::{Chunk, DocType, DocumentInfo, NormMeta};
+
+    fn document(n: usize, dim: usize) -> EnrichedDocument {
+        let id = "/akn/it/act/legge/stato/2000-01-01/1/ita@".to_string();
+        let chunks = (0..n)
+            .map(|i| Chunk {
+                id: format!("{id}#art_{i}"),
+                document_id: id.clone(),
+                ordinal: i as u32,
+                eid: format!("art_{i}"),
+                part: None,
+                parts: 1,
+                unit_kind: "article".into(),
+                num: Some(format!("Art. {i}")),
+                heading: None,
+                path: vec![],
+                text: format!("Testo dell'articolo {i}."),
+                embed_text: format!("Art. {i}\nTesto dell'articolo {i}."),
+                tokens: 12,
+                refs: vec![],
+                notes: vec![],
+                amendments: vec![],
+                repealed: false,
+                attachment: None,
+                section: None,
+                span: None,
+            })
+            .collect();
+        let vectors = (0..n)
+            .map(|i| (0..dim).map(|j| ((i * 31 + j) % 97) as f32 + 1.0).collect())
+            .collect();
+        EnrichedDocument {
+            info: DocumentInfo {
+                id: id.clone(),
+                source: "legge.xml".into(),
+                doc_type: DocType::Norm,
+                content_hash: "0".repeat(64),
+                bytes: 1,
+                title: None,
+                meta: NormMeta::default(),
+                metadata: vec![],
+                text: None,
+            },
+            chunks,
+            model_id: "m".into(),
+            vectors,
+            references: vec![],
+            entities: vec![],
+            concepts: vec![],
+        }
+    }
+
+    /// Resident bytes of this process's mappings of files under `dir` (`/proc/self/smaps`).
+    fn resident_under(dir: &Path) -> usize {
+        let dir = std::fs::canonicalize(dir).unwrap();
+        let smaps = std::fs::read_to_string("/proc/self/smaps").unwrap();
+        let (mut inside, mut kb) = (false, 0);
+        for line in smaps.lines() {
+            let mut words = line.split_whitespace();
+            let first = words.next().unwrap_or_default();
+            if first.contains('-') && !first.ends_with(':') {
+                let path = line.splitn(6, ' ').nth(5).unwrap_or_default().trim_start();
+                inside = Path::new(path).starts_with(&dir);
+            } else if inside && first == "Rss:" {
+                kb += words.next().unwrap().parse::<usize>().unwrap();
+            }
+        }
+        kb * 1024
+    }
+
+    /// A bulk load never reads its vectors back: once flushed, the pages written through the
+    /// engine's memory maps leave the process's memory, and the points read back intact.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn written_vectors_do_not_stay_resident() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = EdgeVectors::new(tmp.path());
+        let doc = document(2_000, 512); // 4 MB of vectors
+        store.upsert_blocking(&doc, 512).unwrap();
+        let resident = resident_under(tmp.path());
+        assert!(
+            resident < 1024 * 1024,
+            "{resident} bytes of the store's mapped files still resident"
+        );
+        let ids = vec![doc.chunks[0].id.clone(), doc.chunks[1_999].id.clone()];
+        let back = store.retrieve("m", &ids).unwrap();
+        assert_eq!(back.len(), 2);
+        for p in back {
+            let i = doc
+                .chunks
+                .iter()
+                .position(|c| c.id == p.payload["chunk_id"])
+                .unwrap();
+            let norm = doc.vectors[i].iter().map(|x| x * x).sum::<f32>().sqrt();
+            for (got, want) in p.vector.iter().zip(&doc.vectors[i]) {
+                assert!((got - want / norm).abs() < 1e-6);
+            }
+        }
     }
 }

@@ -5,6 +5,7 @@
 
 pub mod edge;
 pub mod jobs;
+pub mod mapped;
 pub mod neo4j;
 pub mod pg_jobs;
 pub mod plan;

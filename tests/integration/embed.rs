@@ -206,3 +206,37 @@ fn same_ids(got: &[u32], expected: &[u32], what: &str) {
         );
     }
 }
+
+/// The multilingual model's embedding table stays on disk: the embedder reads the row of each
+/// distinct token it meets, once, and no other.
+#[test]
+fn the_embedding_table_is_read_a_row_per_distinct_token() {
+    use ingest::embed::{check_model_files, model_spec, runtime, use_multilingual, Embedder};
+    let spec = model_spec(DEFAULT_MODEL).unwrap();
+    let dir = check_model_files(spec, &default_models_dir()).expect("make models");
+    let env = runtime::init(&default_models_dir()).unwrap();
+    let m = use_multilingual::UseMultilingual::try_new(spec, &dir, env).unwrap();
+    assert_eq!(
+        m.table_rows_held(),
+        0,
+        "nothing is read before the first text"
+    );
+    let texts = [
+        "Qualunque fatto doloso o colposo, che cagiona ad altri un danno ingiusto, obbliga \
+         colui che ha commesso il fatto a risarcire il danno.",
+        "Il possessore di buona fede non risponde del danno.",
+        "Chiunque cagiona la morte di un uomo è punito con la reclusione non inferiore ad anni ventuno.",
+    ];
+    let mut distinct = std::collections::BTreeSet::new();
+    for t in &texts {
+        distinct.extend(m.token_ids(t).unwrap());
+    }
+    let first = m.embed(&texts[..2]).unwrap();
+    let all = m.embed(&texts).unwrap();
+    assert_eq!(m.table_rows_held(), distinct.len());
+    // Rows read earlier are reused as they are: the first two texts alone, again, give the same vectors.
+    assert_eq!(m.embed(&texts[..2]).unwrap(), first);
+    assert_eq!(m.table_rows_held(), distinct.len());
+    assert_eq!(all.len(), 3);
+    assert!(cosine(&all[0], &all[1]) > cosine(&all[0], &all[2]));
+}
