@@ -53,6 +53,9 @@ impl UseMultilingual {
             // The other stages share these cores: threads that spin while waiting for work
             // would take CPU from chunking and storing, and get preempted themselves.
             .and_then(|b| b.with_intra_op_spinning(false).map_err(Into::into))
+            // Every batch has its own token count: a memory pattern (one block planned per
+            // input shape) would rarely be reused, and its blocks grow the arena.
+            .and_then(|b| b.with_memory_pattern(false).map_err(Into::into))
             .and_then(|mut b| b.commit_from_file(&model))
             .map_err(|e| load_err(format!("{}: {e}", model.display())))?;
         let names: Vec<String> = session
