@@ -796,6 +796,7 @@ fn runner_config(
 ) -> RunnerConfig {
     RunnerConfig {
         concurrency: concurrency as usize,
+        max_in_flight: crate::pipeline::runner::in_flight_limit(concurrency as usize),
         batch_size: config.embed.batch_size,
         batch_max_tokens: config.embed.batch_max_tokens,
         batch_max_age: Duration::from_millis(config.embed.batch_max_age_ms),

@@ -28,6 +28,19 @@ use crate::store::{GraphStore, RelationalStore, StoreError, VectorStore};
 /// Documents buffered between two stages. Documents can be megabytes each; a few per hop
 /// keep every stage busy without letting memory grow with the list.
 pub const CHANNEL_CAPACITY: usize = 4;
+/// Documents a runner holds past the parse stage, besides those being fetched and parsed:
+/// one being chunked and one chunked ahead of the embedder, one being embedded and one
+/// waiting, one being enriched, one being stored.
+pub const IN_FLIGHT_PAST_PARSE: usize = 6;
+
+/// How many documents a runner with `concurrency` parse workers claims ahead. Inference is
+/// the slow stage; without a bound the fast ones (fetch, parse) filled every channel, which
+/// at the benchmark's 10x scale meant 18 documents in memory at once (about 50 MB of parsed
+/// and chunked text) and leases held that another worker could have taken.
+pub fn in_flight_limit(concurrency: usize) -> usize {
+    concurrency.max(1) + IN_FLIGHT_PAST_PARSE
+}
+
 /// Attempts for a transient store failure inside one claim, before the failure goes to the
 /// queue's retry policy.
 pub const STORE_ATTEMPTS: u32 = 3;
@@ -91,6 +104,8 @@ fn kill_self() {
 pub struct RunnerConfig {
     /// Documents fetched and parsed at once.
     pub concurrency: usize,
+    /// Documents claimed and not yet settled, at most (see [`in_flight_limit`]).
+    pub max_in_flight: usize,
     pub batch_size: usize,
     /// Padded tokens per batch (texts x longest text): bounds inference memory, which grows
     /// with batch x sequence length squared, and limits padding waste.
@@ -256,11 +271,17 @@ impl Ctx {
     /// Wait until at most `n` documents are in flight (or the run is stopping).
     async fn wait_in_flight_at_most(&self, n: usize) {
         let mut stop = self.stop.subscribe();
-        while self.in_flight.load(Ordering::SeqCst) > n && !self.stopping() {
+        loop {
+            // Registered before the check, so a settle between the two is not missed.
+            let settled = self.settled.notified();
+            tokio::pin!(settled);
+            settled.as_mut().enable();
+            if self.in_flight.load(Ordering::SeqCst) <= n || self.stopping() {
+                return;
+            }
             tokio::select! {
-                _ = self.settled.notified() => {}
+                _ = &mut settled => {}
                 _ = stop.changed() => {}
-                // A notification may land between the check and the wait.
                 _ = tokio::time::sleep(Duration::from_millis(200)) => {}
             }
         }
@@ -616,6 +637,11 @@ struct Lines {
 async fn feed(ctx: Arc<Ctx>, lines: Lines) {
     let mut stop = ctx.stop.subscribe();
     while !ctx.stopping() {
+        ctx.wait_in_flight_at_most(ctx.cfg.max_in_flight.max(1) - 1)
+            .await;
+        if ctx.stopping() {
+            break;
+        }
         let claim = match ctx.svc.jobs.claim_next(&ctx.cfg.scope).await {
             Ok(c) => c,
             Err(e) if e.class() == ErrorClass::Transient => {

@@ -61,3 +61,40 @@ fn the_vector_write_ahead_log_uses_small_segments() {
     }
     assert!(segments > 0, "no WAL segment under {}", data.display());
 }
+
+/// The fast stages (fetch, parse) do not run ahead of inference without bound: a runner with
+/// one parse worker holds at most `in_flight_limit(1)` documents between claiming and storing
+/// them, and still holds several at once (the stages overlap).
+#[test]
+fn documents_in_flight_are_bounded() {
+    let tmp = tempfile::tempdir().unwrap();
+    let list = distinct_acts(tmp.path(), 30);
+    let r = ingest(
+        &tmp.path().join("data"),
+        &list,
+        &[],
+        &["--concurrency", "1", "--log-format", "json"],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.summary()["documents_ok"], 30);
+    let (mut held, mut most, mut claimed) = (0usize, 0usize, 0usize);
+    for line in r.stderr.lines() {
+        let event: serde_json::Value = serde_json::from_str(line).unwrap();
+        match event["message"].as_str() {
+            Some("claimed") => {
+                held += 1;
+                claimed += 1;
+                most = most.max(held);
+            }
+            Some("document stored") => held -= 1,
+            _ => {}
+        }
+    }
+    assert_eq!(claimed, 30);
+    let limit = ingest::pipeline::runner::in_flight_limit(1);
+    assert!(most <= limit, "{most} documents in flight, limit {limit}");
+    assert!(
+        most >= 3,
+        "only {most} documents in flight at once: the stages did not overlap"
+    );
+}
