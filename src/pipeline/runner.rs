@@ -35,8 +35,8 @@ pub const IN_FLIGHT_PAST_PARSE: usize = 6;
 
 /// How many documents a runner with `concurrency` parse workers claims ahead. Inference is
 /// the slow stage; without a bound the fast ones (fetch, parse) filled every channel, which
-/// at the benchmark's 10x scale meant 18 documents in memory at once (about 50 MB of parsed
-/// and chunked text) and leases held that another worker could have taken.
+/// at the benchmark's 10x scale meant 18 documents held at once, parsed or chunked, and their
+/// leases, which another worker could have taken.
 pub fn in_flight_limit(concurrency: usize) -> usize {
     concurrency.max(1) + IN_FLIGHT_PAST_PARSE
 }
