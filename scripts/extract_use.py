@@ -267,7 +267,6 @@ def split_lookup(cut):
         if any(o in need for o in outs):
             keep.add(i)
             need.update(x for x in ins if x and x != LOOKUP)
-    need.discard("embeddings")
     renamed = lambda name: "embeddings" if name == LOOKUP else name
     body = []
     for f, wt, v, whole in graph:
