@@ -30,6 +30,7 @@ use crate::store::sqlite::Sqlite;
 use crate::store::{GraphStore, RelationalStore, VectorStore};
 
 mod bench;
+mod cpu;
 
 /// Process exit codes.
 pub mod exit {

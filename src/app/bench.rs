@@ -80,6 +80,11 @@ struct BenchReport {
     warmup_secs: f64,
     load_average_before: Option<String>,
     load_average_after: Option<String>,
+    /// CPU time of the run by thread name (`None` where `/proc` is unreadable). ONNX
+    /// Runtime's own threads carry the name of the thread that created the session.
+    run_cpu: Option<super::cpu::CpuReport>,
+    /// The same for the embed-only pass as a whole (reading the chunks back included).
+    embed_only_cpu: Option<super::cpu::CpuReport>,
 }
 
 pub async fn run(g: &GlobalArgs, a: &BenchArgs) -> anyhow::Result<u8> {
@@ -170,7 +175,9 @@ pub async fn run(g: &GlobalArgs, a: &BenchArgs) -> anyhow::Result<u8> {
     let (_stop, stop_rx) = watch::channel(false);
     let load_average_before = load_average();
     let peak_rss_reset = reset_peak_rss();
+    let cpu_before = super::cpu::snapshot();
     let report = runner::run(services, runner_cfg, Progress::new(false), stop_rx).await;
+    let cpu_after = super::cpu::snapshot();
     let peak_rss_kb = crate::status::peak_rss_kb();
     let load_average_after = load_average();
     if let Some(f) = &report.fatal {
@@ -196,6 +203,7 @@ pub async fn run(g: &GlobalArgs, a: &BenchArgs) -> anyhow::Result<u8> {
         config.embed.batch_max_tokens,
     )
     .await;
+    let cpu_only = super::cpu::snapshot();
     st.close().await;
     // The embedded vector store flushes when dropped: before the work dir goes.
     drop(st);
@@ -269,6 +277,14 @@ pub async fn run(g: &GlobalArgs, a: &BenchArgs) -> anyhow::Result<u8> {
         warmup_secs,
         load_average_before,
         load_average_after,
+        run_cpu: cpu_before
+            .as_ref()
+            .zip(cpu_after.as_ref())
+            .map(|(b, a)| super::cpu::between(b, a)),
+        embed_only_cpu: cpu_after
+            .as_ref()
+            .zip(cpu_only.as_ref())
+            .map(|(b, a)| super::cpu::between(b, a)),
     };
     drop(work);
     if let Some(path) = &a.record {
@@ -349,6 +365,27 @@ fn print_report(r: &BenchReport) {
             }
         ),
         None => println!("peak RSS: unknown (/proc/self/status unreadable)"),
+    }
+    for (what, cpu, wall) in [
+        ("run", &r.run_cpu, r.elapsed_secs),
+        ("embed-only pass", &r.embed_only_cpu, r.embed_only_secs),
+    ] {
+        let Some(c) = cpu else { continue };
+        let mut parts: Vec<String> = c
+            .groups
+            .iter()
+            .map(|g| format!("{} x{} {:.1}s", g.name, g.threads, g.secs))
+            .collect();
+        if c.exited_secs > 0.0 {
+            parts.push(format!("exited threads {:.1}s", c.exited_secs));
+        }
+        println!(
+            "CPU in the {what}: {:.1}s ({:.2} cores over {:.1}s timed): {}",
+            c.total_secs,
+            if wall > 0.0 { c.total_secs / wall } else { 0.0 },
+            wall,
+            parts.join(", ")
+        );
     }
     println!(
         "setup (not timed): corpus {:.1}s, model load + warm-up {:.1}s | load average before {}, after {}",
