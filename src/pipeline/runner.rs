@@ -1081,6 +1081,21 @@ async fn embed_stage(
     let window = batch_size * crate::embed::BUCKET_WINDOW_BATCHES;
     let window_tokens = token_budget * crate::embed::BUCKET_WINDOW_BATCHES;
     loop {
+        // Whatever else is waiting joins the queue now, so the next pick sees every
+        // document that is ready.
+        while !closed {
+            match rx.try_recv() {
+                Ok(env) => accept(
+                    env,
+                    &mut queue,
+                    &mut waiting,
+                    &mut waiting_tokens,
+                    &mut oldest,
+                ),
+                Err(mpsc::error::TryRecvError::Empty) => break,
+                Err(mpsc::error::TryRecvError::Disconnected) => closed = true,
+            }
+        }
         let aged = oldest.is_some_and(|t| t.elapsed() >= max_age);
         let ready = waiting >= window
             || waiting_tokens >= window_tokens
@@ -1096,15 +1111,7 @@ async fn embed_stage(
             let deadline = oldest.map(|t| t + max_age);
             tokio::select! {
                 msg = rx.recv() => match msg {
-                    Some(env) => {
-                        let chunks = &env.item.doc.chunks;
-                        waiting += chunks.len();
-                        waiting_tokens += chunks.iter().map(|c| c.tokens as usize).sum::<usize>();
-                        if oldest.is_none() && !chunks.is_empty() {
-                            oldest = Some(Instant::now());
-                        }
-                        queue.push_back(PendingEmbed::new(env));
-                    }
+                    Some(env) => accept(env, &mut queue, &mut waiting, &mut waiting_tokens, &mut oldest),
                     None => closed = true,
                 },
                 _ = sleep_until(deadline) => {}
@@ -1114,10 +1121,8 @@ async fn embed_stage(
         // The batches to embed now, as (queue index, chunk index) lists.
         let plan: Vec<Vec<(usize, usize)>> = if per_document {
             // The same cut as `embed_in_batches` (reembed), so vectors match across commands.
-            queue
-                .iter()
-                .enumerate()
-                .find(|(_, p)| p.remaining() > 0)
+            next_document(queue.iter().map(|p| (p.done, p.remaining())))
+                .map(|qi| (qi, &queue[qi]))
                 .map(|(qi, p)| {
                     let tokens: Vec<u32> = p.env.item.doc.chunks.iter().map(|c| c.tokens).collect();
                     let end =
@@ -1207,6 +1212,44 @@ async fn embed_stage(
     }
 }
 
+/// Queue a document for embedding and count its chunks and tokens as waiting.
+fn accept(
+    env: Env<ToEmbed>,
+    queue: &mut VecDeque<PendingEmbed>,
+    waiting: &mut usize,
+    waiting_tokens: &mut usize,
+    oldest: &mut Option<Instant>,
+) {
+    let chunks = &env.item.doc.chunks;
+    *waiting += chunks.len();
+    *waiting_tokens += chunks.iter().map(|c| c.tokens as usize).sum::<usize>();
+    if oldest.is_none() && !chunks.is_empty() {
+        *oldest = Some(Instant::now());
+    }
+    queue.push_back(PendingEmbed::new(env));
+}
+
+/// Which queued document a per-document model embeds next, from each one's (chunks done,
+/// chunks remaining): the one already started, else the one with the most chunks left
+/// (the earliest among equals). What follows the last embedding of a run (enrich, store)
+/// takes time in proportion to that document's size, and nothing overlaps it: ending on the
+/// smallest documents keeps that tail short.
+fn next_document(queue: impl Iterator<Item = (usize, usize)>) -> Option<usize> {
+    let mut best: Option<(usize, usize)> = None;
+    for (i, (done, remaining)) in queue.enumerate() {
+        if remaining == 0 {
+            continue;
+        }
+        if done > 0 {
+            return Some(i);
+        }
+        if best.is_none_or(|(_, most)| remaining > most) {
+            best = Some((i, remaining));
+        }
+    }
+    best.map(|(i, _)| i)
+}
+
 /// The document type of an embedding batch, `mixed` when it spans several.
 fn batch_type(queue: &VecDeque<PendingEmbed>, owners: &[usize]) -> &'static str {
     let mut types = owners.iter().map(|&i| queue[i].env.claim.doc_type.as_str());
@@ -1225,14 +1268,15 @@ async fn sleep_until(deadline: Option<Instant>) {
     }
 }
 
-/// Checkpoint and forward documents at the head of the queue whose chunks are all embedded.
+/// Checkpoint and forward the queued documents whose chunks are all embedded, in queue
+/// order (documents need not finish in the order they came).
 async fn flush_completed(
     ctx: &Ctx,
     queue: &mut VecDeque<PendingEmbed>,
     tx: &mpsc::Sender<Env<EmbeddedDocument>>,
 ) -> bool {
-    while queue.front().is_some_and(|p| p.remaining() == 0) {
-        let Some(p) = queue.pop_front() else { break };
+    while let Some(at) = queue.iter().position(|p| p.remaining() == 0) {
+        let Some(p) = queue.remove(at) else { break };
         let Env { claim, item } = p.env;
         let doc = EmbeddedDocument {
             info: item.doc.info,
@@ -1408,17 +1452,25 @@ async fn store_document(
         .into_iter()
         .filter(|id| !keep.contains(id.as_str()))
         .collect();
-    svc.vectors
-        .upsert_document(doc, svc.embedder.dimension())
-        .await?;
-    Fault::crash_in(&ctx.cfg.fault, Stage::Store);
-    if !stale.is_empty() {
-        // Superseded chunks go from every model's collection, not only the current one.
-        for model in svc.vectors.models().await? {
-            svc.vectors.delete_chunks(&model, &stale).await?;
+    let vectors = async {
+        svc.vectors
+            .upsert_document(doc, svc.embedder.dimension())
+            .await?;
+        Fault::crash_in(&ctx.cfg.fault, Stage::Store);
+        if !stale.is_empty() {
+            // Superseded chunks go from every model's collection, not only the current one.
+            for model in svc.vectors.models().await? {
+                svc.vectors.delete_chunks(&model, &stale).await?;
+            }
         }
-    }
-    svc.graph.upsert_document(doc).await?;
+        Ok(())
+    };
+    // The vector and graph writes do not depend on each other and run on different threads
+    // (or servers): both at once, so the last document of a run is stored sooner. The
+    // relational write goes last, alone: the chunk ids it records are what the next version's
+    // superseded chunks are computed from, so they change only once every other store holds
+    // this version.
+    tokio::try_join!(vectors, svc.graph.upsert_document(doc))?;
     svc.relational.upsert_document(doc).await?;
     // The source used to yield another document (its identity changed, e.g. a decision now
     // recognised by court and number): that one goes, or it would linger as a duplicate.
@@ -1477,6 +1529,26 @@ mod tests {
             after_failure(ErrorClass::Transient, 3, &p),
             AfterFailure::Dead
         );
+    }
+
+    #[test]
+    fn the_started_document_goes_on_else_the_largest_waiting_one_starts() {
+        // (chunks done, chunks remaining) per queued document.
+        assert_eq!(next_document([].into_iter()), None);
+        assert_eq!(next_document([(5, 0), (0, 0)].into_iter()), None);
+        assert_eq!(
+            next_document([(0, 58), (0, 1216), (0, 2)].into_iter()),
+            Some(1)
+        );
+        // Among equals, the one queued first.
+        assert_eq!(next_document([(0, 7), (0, 9), (0, 9)].into_iter()), Some(1));
+        // A started document is finished before a larger one starts.
+        assert_eq!(
+            next_document([(0, 900), (3, 4), (0, 1000)].into_iter()),
+            Some(1)
+        );
+        // A finished document is no candidate.
+        assert_eq!(next_document([(10, 0), (0, 1)].into_iter()), Some(1));
     }
 
     #[test]
