@@ -126,6 +126,7 @@ pub async fn run(g: &GlobalArgs, a: &BenchArgs) -> anyhow::Result<u8> {
         &types.chunker,
         &fixtures,
         config.embed.batch_size,
+        config.embed.batch_max_tokens,
     )
     .await?;
     let warmup_secs = t.elapsed().as_secs_f64();
@@ -559,6 +560,7 @@ async fn warm_up(
     chunker: &crate::chunk::Chunker,
     fixtures: &[Fixture],
     batch_size: usize,
+    batch_max_tokens: usize,
 ) -> anyhow::Result<()> {
     let Some(f) = fixtures.iter().min_by_key(|f| f.bytes.len()) else {
         return Ok(());
@@ -577,10 +579,13 @@ async fn warm_up(
         let chunked = chunker
             .chunk(doc, &count, &mut embed)
             .map_err(|err| anyhow::anyhow!("warm-up: fixture {name}: {err}"))?;
-        let texts: Vec<&str> = chunked
-            .chunks
+        // The first batch as the pipeline cuts it: a bigger one would grow the runtime's
+        // arena beyond anything the run asks for, and that memory would count in its peak.
+        let tokens: Vec<u32> = chunked.chunks.iter().map(|c| c.tokens).collect();
+        let end =
+            crate::embed::next_batch_end(&tokens, 0, batch_size.max(1), batch_max_tokens.max(1));
+        let texts: Vec<&str> = chunked.chunks[..end]
             .iter()
-            .take(batch_size.max(1))
             .map(|c| c.embed_text.as_str())
             .collect();
         for _ in 0..2 {
