@@ -57,7 +57,7 @@ pub enum Fault {
     CrashAfterEmbed,
     /// `crash-in-<stage>`: the process kills itself (SIGKILL) in the middle of the first
     /// document's `<stage>`: its work done, its checkpoint not yet written (in the store
-    /// stage: vectors written, graph and rows not).
+    /// stage: vectors written, rows not; the graph write runs alongside the vector write).
     CrashIn(Stage),
     /// `crash-on:<text>`: the process kills itself whenever it parses a source containing
     /// `<text>` (a poison document).
@@ -1125,9 +1125,15 @@ async fn embed_stage(
                 .map(|qi| (qi, &queue[qi]))
                 .map(|(qi, p)| {
                     let tokens: Vec<u32> = p.env.item.doc.chunks.iter().map(|c| c.tokens).collect();
-                    let end =
-                        crate::embed::next_batch_end(&tokens, p.done, batch_size, token_budget);
-                    vec![(p.done..end).map(|ci| (qi, ci)).collect()]
+                    let mut batches = Vec::new();
+                    let mut start = p.done;
+                    while start < tokens.len() && batches.len() < BATCHES_PER_CALL {
+                        let end =
+                            crate::embed::next_batch_end(&tokens, start, batch_size, token_budget);
+                        batches.push((start..end).map(|ci| (qi, ci)).collect());
+                        start = end;
+                    }
+                    batches
                 })
                 .unwrap_or_default()
         } else {
@@ -1151,55 +1157,79 @@ async fn embed_stage(
                 .map(|b| b.into_iter().map(|i| pool[i]).collect())
                 .collect()
         };
-        for batch in plan {
-            let n = batch.len();
-            let mut texts: Vec<String> = Vec::with_capacity(n);
-            let mut ids: Vec<Option<Vec<u32>>> = Vec::with_capacity(n);
-            let mut batch_tokens = 0usize;
-            for &(qi, ci) in &batch {
-                let item = &mut queue[qi].env.item;
-                let c = &item.doc.chunks[ci];
-                batch_tokens += c.tokens as usize;
-                texts.push(c.embed_text.clone());
-                ids.push(item.ids[ci].take());
+        for group in plan.chunks(BATCHES_PER_CALL) {
+            let mut inputs = Vec::with_capacity(group.len());
+            let mut types = Vec::with_capacity(group.len());
+            let mut batch_tokens = Vec::with_capacity(group.len());
+            for batch in group {
+                let mut texts: Vec<String> = Vec::with_capacity(batch.len());
+                let mut ids: Vec<Option<Vec<u32>>> = Vec::with_capacity(batch.len());
+                let mut tokens = 0usize;
+                for &(qi, ci) in batch {
+                    let item = &mut queue[qi].env.item;
+                    let c = &item.doc.chunks[ci];
+                    tokens += c.tokens as usize;
+                    texts.push(c.embed_text.clone());
+                    ids.push(item.ids[ci].take());
+                }
+                inputs.push((texts, ids));
+                let owners: Vec<usize> = batch.iter().map(|&(qi, _)| qi).collect();
+                types.push(batch_type(&queue, &owners));
+                batch_tokens.push(tokens);
             }
             let embedder = ctx.svc.embedder.clone();
+            // The group's batches one after the other on one blocking thread, each timed
+            // there; the first failure ends the group.
             let work = tokio::task::spawn_blocking(move || {
-                let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-                embedder.embed_tokenized(&refs, &ids)
+                let mut out = Vec::with_capacity(inputs.len());
+                for (texts, ids) in inputs {
+                    let t = Instant::now();
+                    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+                    let result = embedder.embed_tokenized(&refs, &ids);
+                    let failed = result.is_err();
+                    out.push((result, t.elapsed()));
+                    if failed {
+                        break;
+                    }
+                }
+                out
             });
-            let owners: Vec<usize> = batch.iter().map(|&(qi, _)| qi).collect();
-            let types = batch_type(&queue, &owners);
-            let result = ctx.clock.time(Stage::Embed, types, work).await;
-            let vectors = match result {
-                Ok(Ok(v)) if v.len() == n => v,
-                Ok(Ok(v)) => {
-                    let f = StageFailure::new(
-                        ErrorClass::Fatal,
-                        format!("the embedder returned {} vectors for {n} texts", v.len()),
-                    );
-                    fail_all(&ctx, &mut queue, Stage::Embed, f).await;
-                    return;
-                }
-                Ok(Err(e)) => {
-                    let f = StageFailure::from_error(&e);
-                    fail_all(&ctx, &mut queue, Stage::Embed, f).await;
-                    return;
-                }
+            let results = match work.await {
+                Ok(r) => r,
                 Err(e) => {
                     let f = StageFailure::new(ErrorClass::Fatal, format!("embedding crashed: {e}"));
                     fail_all(&ctx, &mut queue, Stage::Embed, f).await;
                     return;
                 }
             };
-            Fault::crash_in(&ctx.cfg.fault, Stage::Embed);
-            for (&(qi, ci), v) in batch.iter().zip(vectors) {
-                queue[qi].vectors[ci] = Some(v);
-                queue[qi].done += 1;
+            for (i, (result, took)) in results.into_iter().enumerate() {
+                let (batch, n) = (&group[i], group[i].len());
+                ctx.clock.add(Stage::Embed, types[i], took);
+                let vectors = match result {
+                    Ok(v) if v.len() == n => v,
+                    Ok(v) => {
+                        let f = StageFailure::new(
+                            ErrorClass::Fatal,
+                            format!("the embedder returned {} vectors for {n} texts", v.len()),
+                        );
+                        fail_all(&ctx, &mut queue, Stage::Embed, f).await;
+                        return;
+                    }
+                    Err(e) => {
+                        let f = StageFailure::from_error(&e);
+                        fail_all(&ctx, &mut queue, Stage::Embed, f).await;
+                        return;
+                    }
+                };
+                Fault::crash_in(&ctx.cfg.fault, Stage::Embed);
+                for (&(qi, ci), v) in batch.iter().zip(vectors) {
+                    queue[qi].vectors[ci] = Some(v);
+                    queue[qi].done += 1;
+                }
+                waiting -= n;
+                waiting_tokens = waiting_tokens.saturating_sub(batch_tokens[i]);
+                ctx.progress.chunks_embedded(n as u64);
             }
-            waiting -= n;
-            waiting_tokens = waiting_tokens.saturating_sub(batch_tokens);
-            ctx.progress.chunks_embedded(n as u64);
         }
         oldest = if waiting > 0 {
             Some(Instant::now())
@@ -1211,6 +1241,12 @@ async fn embed_stage(
         }
     }
 }
+
+/// Embedding batches handed to the blocking thread in one call. Each call is a round trip
+/// between the async stage and a blocking thread: two wake-ups, each waiting for a core while
+/// the other stages work. Grouped, inference runs batch after batch as in the embed-only
+/// bound; a stop or a failure still takes effect within a few batches.
+const BATCHES_PER_CALL: usize = 8;
 
 /// Queue a document for embedding and count its chunks and tokens as waiting.
 fn accept(
