@@ -1499,14 +1499,17 @@ async fn store_document(
                 svc.vectors.delete_chunks(&model, &stale).await?;
             }
         }
-        Ok(())
+        Ok::<(), StoreError>(())
     };
     // The vector and graph writes do not depend on each other and run on different threads
-    // (or servers): both at once, so the last document of a run is stored sooner. The
-    // relational write goes last, alone: the chunk ids it records are what the next version's
-    // superseded chunks are computed from, so they change only once every other store holds
-    // this version.
-    tokio::try_join!(vectors, svc.graph.upsert_document(doc))?;
+    // (or servers): both at once, so the last document of a run is stored sooner. Both run to
+    // their end even when one fails (a write abandoned halfway could leave a server connection
+    // mid-transaction); the first error counts. The relational write goes last, alone: the
+    // chunk ids it records are what the next version's superseded chunks are computed from,
+    // so they change only once every other store holds this version.
+    let (vectors, graph) = tokio::join!(vectors, svc.graph.upsert_document(doc));
+    vectors?;
+    graph?;
     svc.relational.upsert_document(doc).await?;
     // The source used to yield another document (its identity changed, e.g. a decision now
     // recognised by court and number): that one goes, or it would linger as a duplicate.
