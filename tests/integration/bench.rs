@@ -59,32 +59,27 @@ fn bench_runs_on_a_small_fixture_and_reports_every_figure() {
             assert!(st["busy_secs"].as_f64().unwrap() > 0.0, "{st}");
             assert!(st["units"].as_u64().unwrap() > 0, "{st}");
         }
-        // Where the CPU went: the inference threads worked in the run and in the embed-only
-        // pass, and the groups add up to the process's total.
+        // Where the CPU went: some in the run and in the embed-only pass, by named thread
+        // groups that add up to the process's total. (Which groups show up on a corpus this
+        // small depends on 10 ms clock ticks; `app::cpu`'s unit test checks attribution.)
         for k in ["run_cpu", "embed_only_cpu"] {
             let cpu = &s[k];
             let total = cpu["total_secs"].as_f64().unwrap();
             assert!(total > 0.0, "{k}: {cpu}");
             let groups = cpu["groups"].as_array().unwrap();
+            assert!(
+                groups
+                    .iter()
+                    .all(|g| !g["name"].as_str().unwrap().is_empty()),
+                "{k}: {cpu}"
+            );
             let sum: f64 = groups
                 .iter()
                 .map(|g| g["secs"].as_f64().unwrap())
                 .sum::<f64>()
                 + cpu["exited_secs"].as_f64().unwrap();
             assert!((sum - total).abs() < 0.05, "{k}: {cpu}");
-            assert!(
-                groups.iter().any(|g| g["name"] == "tokio-rt-worker"),
-                "{k}: {cpu}"
-            );
         }
-        assert!(
-            s["run_cpu"]["groups"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .any(|g| g["name"] == "ingest-backgrou"),
-            "the run's chunking and vector writes run on the background pool: {s}"
-        );
     }
     // The work dir is cleaned up.
     assert_eq!(std::fs::read_dir(&work).unwrap().count(), 0);
