@@ -1,24 +1,46 @@
-//! all-MiniLM-L6-v2 (int8 weights, ONNX) through fastembed's user-defined model API.
+//! all-MiniLM-L6-v2 (int8 weights, ONNX) on a direct ONNX Runtime session, with fastembed's
+//! output selection and mean pooling.
+//!
+//! The session is ours rather than fastembed's because of memory: fastembed's session builder
+//! keeps ONNX Runtime's memory patterns on (one planned block per input shape, and every
+//! batch here has its own shape) and lets constant folding turn the int8 weights into float
+//! copies at load, and it has no option for the first. Built without both, the bench's peak
+//! RSS at 1x went from 451 MB to 328-339 MB, at ~6 % less throughput (BENCHMARKS.md). The
+//! vectors are fastembed's to float rounding: an integration test compares the two.
+//!
+//! The embed stage hands over the ids the chunk stage counted with, so a chunk is tokenised
+//! once per run.
+//!
 //! Weights are quantised, activations are not, so a text's vector does not depend on the
 //! other texts in its batch (beyond float rounding): batches may mix documents freely.
 
 use std::path::Path;
 use std::sync::Mutex;
 
-use fastembed::{
-    InitOptionsUserDefined, Pooling, QuantizationMode, TextEmbedding, TokenizerFiles,
-    UserDefinedEmbeddingModel,
-};
+use fastembed::{OutputKey, Pooling, SingleBatchOutput};
+use ndarray::Array2;
+use ort::session::Session;
+use ort::value::Tensor;
+use tokenizers::{Tokenizer, TruncationParams};
 
 use super::{EmbedError, Embedder, ModelSpec};
+
+/// Graph optimisers that are switched off. Constant folding turns each `Cast(int8) * scale`
+/// weight into a float tensor at load: ~40-90 MB more resident for the session's life (the
+/// bench's peak, and ONNX Runtime alone in Python), for ~10 % faster inference.
+const DISABLED_OPTIMIZERS: &str = "ConstantFolding";
 
 pub struct MiniLm {
     id: String,
     dimension: usize,
     max_tokens: usize,
-    model: Mutex<TextEmbedding>,
-    /// A copy of the model's tokenizer without truncation or padding, for counting.
-    counter: tokenizers::Tokenizer,
+    session: Mutex<Session>,
+    needs_token_type_ids: bool,
+    /// Truncates to `max_tokens`; [`MiniLm::run`] pads.
+    tokenizer: Tokenizer,
+    /// The same tokenizer without truncation or padding, for counting.
+    counter: Tokenizer,
+    pad_id: u32,
 }
 
 impl MiniLm {
@@ -27,50 +49,163 @@ impl MiniLm {
         dir: &Path,
         env: ort::environment::Environment,
     ) -> Result<Self, EmbedError> {
-        let read = |name: &str| {
-            std::fs::read(dir.join(name)).map_err(|e| EmbedError::Load {
-                model: spec.id.to_string(),
-                message: format!("{}: {e}", dir.join(name).display()),
-            })
+        let load_err = |message: String| EmbedError::Load {
+            model: spec.id.to_string(),
+            message,
         };
-        let files = TokenizerFiles {
-            tokenizer_file: read("tokenizer.json")?,
-            config_file: read("config.json")?,
-            special_tokens_map_file: read("special_tokens_map.json")?,
-            tokenizer_config_file: read("tokenizer_config.json")?,
+        let json = |name: &str| -> Result<serde_json::Value, EmbedError> {
+            let path = dir.join(name);
+            let bytes =
+                std::fs::read(&path).map_err(|e| load_err(format!("{}: {e}", path.display())))?;
+            serde_json::from_slice(&bytes).map_err(|e| load_err(format!("{}: {e}", path.display())))
         };
-        let model = UserDefinedEmbeddingModel::new(read("model.onnx")?, files)
-            .with_pooling(Pooling::Mean)
-            .with_quantization(QuantizationMode::None);
+        let config = json("config.json")?;
+        let tokenizer_config = json("tokenizer_config.json")?;
+        let tokenizer_path = dir.join("tokenizer.json");
+        let counter = Tokenizer::from_file(&tokenizer_path)
+            .map_err(|e| load_err(format!("{}: {e}", tokenizer_path.display())))?;
+        // As fastembed configures it (`load_tokenizer`): truncation at the smaller of our limit
+        // and the tokenizer's; padding (here in `run`) to the longest text of the batch with
+        // the pad token.
+        let max_tokens = tokenizer_config["model_max_length"]
+            .as_u64()
+            .map_or(spec.max_tokens, |m| spec.max_tokens.min(m as usize));
+        let pad_token = tokenizer_config["pad_token"]
+            .as_str()
+            .or_else(|| tokenizer_config["pad_token"]["content"].as_str())
+            .ok_or_else(|| load_err("tokenizer_config.json has no pad_token".to_string()))?
+            .to_string();
+        let pad_id = config["pad_token_id"]
+            .as_u64()
+            .map(|id| id as u32)
+            .or_else(|| counter.token_to_id(&pad_token))
+            .unwrap_or(0);
+        let mut tokenizer = counter.clone();
+        tokenizer
+            .with_truncation(Some(TruncationParams {
+                max_length: max_tokens,
+                ..Default::default()
+            }))
+            .map_err(|e| load_err(format!("tokenizer: {e}")))?
+            .with_padding(None);
+        let mut counter = counter;
+        counter
+            .with_truncation(None)
+            .map_err(|e| load_err(format!("tokenizer: {e}")))?
+            .with_padding(None);
+
         let threads = std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(2);
-        let options = InitOptionsUserDefined::new()
-            .with_environment(env)
-            .with_max_length(spec.max_tokens)
-            .with_intra_threads(threads);
-        let embedding = TextEmbedding::try_new_from_user_defined(model, options).map_err(|e| {
-            EmbedError::Load {
-                model: spec.id.to_string(),
-                message: e.to_string(),
+        let model = dir.join("model.onnx");
+        let session = Session::builder(&env)
+            .and_then(|b| b.with_intra_threads(threads).map_err(Into::into))
+            // As for the multilingual session: the other stages share these cores.
+            .and_then(|b| b.with_intra_op_spinning(false).map_err(Into::into))
+            // Every batch has its own shape: a memory pattern per shape grows the arena.
+            .and_then(|b| b.with_memory_pattern(false).map_err(Into::into))
+            .and_then(|b| {
+                b.with_config_entry(
+                    "optimization.disable_specified_optimizers",
+                    DISABLED_OPTIMIZERS,
+                )
+                .map_err(Into::into)
+            })
+            .and_then(|mut b| b.commit_from_file(&model))
+            .map_err(|e| load_err(format!("{}: {e}", model.display())))?;
+        let inputs: Vec<String> = session
+            .inputs()
+            .iter()
+            .map(|i| i.name().to_string())
+            .collect();
+        for required in ["input_ids", "attention_mask"] {
+            if !inputs.iter().any(|n| n == required) {
+                return Err(load_err(format!(
+                    "{} has inputs {inputs:?}, expected {required}",
+                    model.display()
+                )));
             }
-        })?;
-        let mut counter = embedding.tokenizer.clone();
-        counter
-            .with_truncation(None)
-            .map_err(|e| EmbedError::Load {
-                model: spec.id.to_string(),
-                message: e.to_string(),
-            })?
-            .with_padding(None);
+        }
         Ok(Self {
             id: spec.id.to_string(),
             dimension: spec.dimension,
-            max_tokens: spec.max_tokens,
-            model: Mutex::new(embedding),
+            max_tokens,
+            needs_token_type_ids: inputs.iter().any(|n| n == "token_type_ids"),
+            session: Mutex::new(session),
+            tokenizer,
             counter,
+            pad_id,
         })
     }
+
+    fn inference_err(&self, message: impl Into<String>) -> EmbedError {
+        EmbedError::Inference {
+            model: self.id.clone(),
+            message: message.into(),
+        }
+    }
+
+    /// Run one batch of id rows (special tokens included, at most `max_tokens` each), padded
+    /// here to the longest; mean-pooled over the attention mask and L2-normalised.
+    fn run(&self, rows: &[&[u32]]) -> Result<Vec<Vec<f32>>, EmbedError> {
+        let (b, t) = (rows.len(), rows.iter().map(|r| r.len()).max().unwrap_or(0));
+        let mut ids = Vec::with_capacity(b * t);
+        let mut mask = Vec::with_capacity(b * t);
+        for row in rows {
+            ids.extend(row.iter().map(|&id| id as i64));
+            ids.extend(std::iter::repeat_n(self.pad_id as i64, t - row.len()));
+            mask.extend(std::iter::repeat_n(1i64, row.len()));
+            mask.extend(std::iter::repeat_n(0i64, t - row.len()));
+        }
+        let attention_mask =
+            Array2::from_shape_vec((b, t), mask).map_err(|e| self.inference_err(e.to_string()))?;
+        let tensor = |data: Vec<i64>| {
+            Tensor::from_array(([b, t], data)).map_err(|e| self.inference_err(e.to_string()))
+        };
+        let mut inputs = ort::inputs![
+            "input_ids" => tensor(ids)?,
+            "attention_mask" => tensor(attention_mask.iter().copied().collect())?,
+        ];
+        if self.needs_token_type_ids {
+            inputs.push(("token_type_ids".into(), tensor(vec![0i64; b * t])?.into()));
+        }
+        let mut session = self.session.lock().unwrap_or_else(|p| p.into_inner());
+        let outputs: Vec<(String, ort::value::DynValue)> = session
+            .run(inputs)
+            .map_err(|e| self.inference_err(e.to_string()))?
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect();
+        drop(session);
+        let batch = SingleBatchOutput {
+            outputs,
+            attention_mask_array: attention_mask,
+        };
+        // fastembed's own choice of output for this model family, then its mean pooling.
+        let precedence: &[OutputKey] = &[
+            OutputKey::OnlyOne,
+            OutputKey::ByName("last_hidden_state"),
+            OutputKey::ByName("sentence_embedding"),
+        ];
+        let pooled = batch
+            .select_and_pool_output(&precedence, Some(Pooling::Mean))
+            .map_err(|e| self.inference_err(e.to_string()))?;
+        if pooled.nrows() != b || pooled.ncols() != self.dimension {
+            return Err(self.inference_err(format!(
+                "expected {b} vectors of {} dimensions, got {:?}",
+                self.dimension,
+                pooled.dim()
+            )));
+        }
+        Ok(pooled.rows().into_iter().map(normalize).collect())
+    }
+}
+
+/// L2-normalised copy of a row (fastembed's `normalize`).
+fn normalize(row: ndarray::ArrayView1<f32>) -> Vec<f32> {
+    let norm = row.iter().map(|x| x * x).sum::<f32>().sqrt();
+    let epsilon = 1e-12;
+    row.iter().map(|x| x / (norm + epsilon)).collect()
 }
 
 impl Embedder for MiniLm {
@@ -91,43 +226,69 @@ impl Embedder for MiniLm {
     }
 
     fn count_tokens(&self, text: &str) -> usize {
-        super::pieces::encode(&*self.counter, text, super::pieces::PIECE_BYTES)
+        super::pieces::encode(&self.counter, text, super::pieces::PIECE_BYTES)
             .map(|e| e.len())
             // A tokenizer failure on counting falls back to a pessimistic estimate.
             .unwrap_or_else(|_| text.len())
     }
 
     fn token_ids(&self, text: &str) -> Result<Vec<u32>, EmbedError> {
-        super::pieces::encode(&*self.counter, text, super::pieces::PIECE_BYTES)
+        super::pieces::encode(&self.counter, text, super::pieces::PIECE_BYTES)
             .map(|e| e.get_ids().to_vec())
-            .map_err(|e| EmbedError::Inference {
-                model: self.id.clone(),
-                message: format!("tokenizer: {e}"),
-            })
+            .map_err(|e| self.inference_err(format!("tokenizer: {e}")))
+    }
+
+    fn takes_token_ids(&self) -> bool {
+        true
     }
 
     fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError> {
+        self.embed_tokenized(texts, &vec![None; texts.len()])
+    }
+
+    fn embed_tokenized(
+        &self,
+        texts: &[&str],
+        given: &[Option<Vec<u32>>],
+    ) -> Result<Vec<Vec<f32>>, EmbedError> {
         if texts.is_empty() {
             return Ok(Vec::new());
         }
-        let mut model = self.model.lock().unwrap_or_else(|p| p.into_inner());
-        let vectors = model
-            .embed(texts, Some(texts.len()))
-            .map_err(|e| EmbedError::Inference {
-                model: self.id.clone(),
-                message: e.to_string(),
-            })?;
-        if vectors.len() != texts.len() || vectors.iter().any(|v| v.len() != self.dimension) {
-            return Err(EmbedError::Inference {
-                model: self.id.clone(),
-                message: format!(
-                    "expected {} vectors of {} dimensions, got {}",
-                    texts.len(),
-                    self.dimension,
-                    vectors.len()
-                ),
+        if given.len() != texts.len() {
+            return Err(self.inference_err(format!(
+                "{} texts but {} token id lists",
+                texts.len(),
+                given.len()
+            )));
+        }
+        // Given ids that fit are used as they are (the counter's ids are the tokenizer's,
+        // before truncation); the other texts are tokenised here, truncated.
+        let fits =
+            |g: &Option<Vec<u32>>| g.as_ref().is_some_and(|ids| ids.len() <= self.max_tokens);
+        let missing: Vec<&str> = texts
+            .iter()
+            .zip(given)
+            .filter(|(_, g)| !fits(g))
+            .map(|(t, _)| *t)
+            .collect();
+        let encodings = if missing.is_empty() {
+            Vec::new()
+        } else {
+            self.tokenizer
+                .encode_batch(missing, true)
+                .map_err(|e| self.inference_err(format!("tokenizer: {e}")))?
+        };
+        let mut encoded = encodings.iter();
+        let mut rows: Vec<&[u32]> = Vec::with_capacity(texts.len());
+        for g in given {
+            rows.push(match g {
+                Some(ids) if ids.len() <= self.max_tokens => ids,
+                _ => encoded
+                    .next()
+                    .map(|e| e.get_ids())
+                    .ok_or_else(|| self.inference_err("tokenizer returned too few encodings"))?,
             });
         }
-        Ok(vectors)
+        self.run(&rows)
     }
 }

@@ -47,8 +47,8 @@ fn bench_runs_on_a_small_fixture_and_reports_every_figure() {
             assert!(s[k].as_f64().unwrap() > 0.0, "{k} in {s}");
         }
         assert!(s["peak_rss_kb"].as_u64().unwrap() > 10_000, "{s}");
-        // MiniLM (fastembed) takes text only: no separate tokenising figure.
-        assert!(s["tokenize_only_secs"].is_null(), "{s}");
+        // MiniLM reuses the chunk stage's token ids: the pass times tokenising apart.
+        assert!(s["tokenize_only_secs"].as_f64().unwrap() >= 0.0, "{s}");
         let stages = s["stages"].as_array().unwrap();
         let names: Vec<&str> = stages
             .iter()

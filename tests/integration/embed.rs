@@ -240,3 +240,68 @@ fn the_embedding_table_is_read_a_row_per_distinct_token() {
     assert_eq!(all.len(), 3);
     assert!(cosine(&all[0], &all[1]) > cosine(&all[0], &all[2]));
 }
+
+/// MiniLM runs on its own ONNX Runtime session (no memory patterns, no constant folding);
+/// fastembed's `TextEmbedding` on the same files is the reference its vectors must match:
+/// the same tokenizer set-up (truncation at 256, padding), pooling and normalisation.
+#[test]
+fn minilm_matches_fastembeds_text_embedding_on_the_same_files() {
+    use fastembed::{
+        InitOptionsUserDefined, Pooling, QuantizationMode, TextEmbedding, TokenizerFiles,
+        UserDefinedEmbeddingModel,
+    };
+    let dir = default_models_dir().join(MINILM);
+    let read = |name: &str| std::fs::read(dir.join(name)).unwrap();
+    let files = TokenizerFiles {
+        tokenizer_file: read("tokenizer.json"),
+        config_file: read("config.json"),
+        special_tokens_map_file: read("special_tokens_map.json"),
+        tokenizer_config_file: read("tokenizer_config.json"),
+    };
+    let user = UserDefinedEmbeddingModel::new(read("model.onnx"), files)
+        .with_pooling(Pooling::Mean)
+        .with_quantization(QuantizationMode::None);
+    let env = ingest::embed::runtime::init(&default_models_dir()).unwrap();
+    let options = InitOptionsUserDefined::new()
+        .with_environment(env)
+        .with_max_length(256);
+    let mut reference = TextEmbedding::try_new_from_user_defined(user, options).unwrap();
+
+    let m = model();
+    let long = "Chiunque cagiona ad altri un danno ingiusto e tenuto al risarcimento. ".repeat(40);
+    let texts = [
+        "Art. 2043 c.c. - Risarcimento per fatto illecito.",
+        long.as_str(),
+        "",
+        "L'ente risponde dei reati commessi nel suo interesse o a suo vantaggio.",
+    ];
+    assert!(
+        m.count_tokens(&long) > 256,
+        "the long text must be truncated"
+    );
+    let expected = reference.embed(texts, None).unwrap();
+    let check = |got: &[Vec<f32>], how: &str| {
+        assert_eq!(got.len(), expected.len(), "{how}");
+        for (i, (g, e)) in got.iter().zip(&expected).enumerate() {
+            // Element by element, so scale (normalisation) counts as well as direction.
+            let worst = g
+                .iter()
+                .zip(e)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0f32, f32::max);
+            assert!(
+                worst < 1e-4,
+                "{how}: text {i} differs from fastembed by {worst}"
+            );
+        }
+    };
+    check(&m.embed(&texts).unwrap(), "one batch");
+    let alone: Vec<Vec<f32>> = texts
+        .iter()
+        .map(|t| m.embed(&[t]).unwrap().remove(0))
+        .collect();
+    check(&alone, "one text per batch");
+    // With the counter's ids given: those that fit are used, the long one is re-tokenised.
+    let ids: Vec<Option<Vec<u32>>> = texts.iter().map(|t| m.token_ids(t).ok()).collect();
+    check(&m.embed_tokenized(&texts, &ids).unwrap(), "given ids");
+}
