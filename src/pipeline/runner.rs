@@ -1062,8 +1062,9 @@ impl PendingEmbed {
 /// Embeds chunks in batches. A model whose vectors depend on their batch neighbours gets
 /// batches cut from one document in chunk order, the same way every run. Any other model
 /// gets length-bucketed batches spanning documents: the stage gathers a window of chunks
-/// (or whatever is waiting once the oldest has waited `batch_max_age`), sorts it by token
-/// count and cuts it into batches, so each batch pads to about its own texts' length.
+/// (or whatever is waiting once the oldest has waited `batch_max_age`), whole documents in
+/// arrival order, sorts it by token count and cuts it into batches, so each batch pads to
+/// about its own texts' length.
 async fn embed_stage(
     ctx: Arc<Ctx>,
     mut rx: mpsc::Receiver<Env<ToEmbed>>,
@@ -1137,17 +1138,17 @@ async fn embed_stage(
                 })
                 .unwrap_or_default()
         } else {
-            let pool: Vec<(usize, usize)> = queue
-                .iter()
-                .enumerate()
-                .flat_map(|(qi, p)| {
+            let pool = window_pool(
+                queue.iter().map(|p| {
                     p.vectors
                         .iter()
                         .enumerate()
                         .filter(|(_, v)| v.is_none())
-                        .map(move |(ci, _)| (qi, ci))
-                })
-                .collect();
+                        .map(|(ci, _)| (ci, p.env.item.doc.chunks[ci].tokens))
+                }),
+                window,
+                window_tokens,
+            );
             let tokens: Vec<u32> = pool
                 .iter()
                 .map(|&(qi, ci)| queue[qi].env.item.doc.chunks[ci].tokens)
@@ -1270,6 +1271,30 @@ fn accept(
 /// (the earliest among equals). What follows the last embedding of a run (enrich, store)
 /// takes time in proportion to that document's size, and nothing overlaps it: ending on the
 /// smallest documents keeps that tail short.
+/// The chunks a batch-invariant model embeds next, as (queue index, chunk index): the
+/// waiting chunks of whole documents in arrival order, until `window` chunks or
+/// `window_tokens` tokens. Documents then finish (and move on to enrich and store) a window
+/// at a time, instead of all at once at the end of a queue that can hold every document of
+/// the run. `pending` gives each queued document's waiting (chunk index, tokens).
+fn window_pool<I, D>(pending: I, window: usize, window_tokens: usize) -> Vec<(usize, usize)>
+where
+    I: IntoIterator<Item = D>,
+    D: IntoIterator<Item = (usize, u32)>,
+{
+    let mut pool = Vec::new();
+    let mut tokens = 0usize;
+    for (qi, doc) in pending.into_iter().enumerate() {
+        if pool.len() >= window || tokens >= window_tokens {
+            break;
+        }
+        for (ci, t) in doc {
+            pool.push((qi, ci));
+            tokens += t as usize;
+        }
+    }
+    pool
+}
+
 fn next_document(queue: impl Iterator<Item = (usize, usize)>) -> Option<usize> {
     let mut best: Option<(usize, usize)> = None;
     for (i, (done, remaining)) in queue.enumerate() {
@@ -1568,6 +1593,25 @@ mod tests {
             after_failure(ErrorClass::Transient, 3, &p),
             AfterFailure::Dead
         );
+    }
+
+    #[test]
+    fn a_window_pool_takes_whole_documents_in_order_until_the_window_is_full() {
+        let doc = |n: usize, t: u32| (0..n).map(move |ci| (ci, t)).collect::<Vec<_>>();
+        // 3 + 4 chunks reach a window of 6: the third document waits for the next pool.
+        let pool = window_pool([doc(3, 10), doc(4, 10), doc(5, 10)], 6, 1_000);
+        assert_eq!(pool.len(), 7);
+        assert!(pool.iter().all(|&(qi, _)| qi < 2));
+        assert_eq!(pool[3..], [(1, 0), (1, 1), (1, 2), (1, 3)]);
+        // The token bound counts too: the first document alone has 300 tokens.
+        let pool = window_pool([doc(3, 100), doc(2, 10)], 100, 300);
+        assert_eq!(pool, [(0, 0), (0, 1), (0, 2)]);
+        // A document larger than the window goes whole; documents with nothing waiting
+        // take no room.
+        let pool = window_pool([doc(0, 1), doc(9, 1), doc(1, 1)], 4, 1_000);
+        assert_eq!(pool.len(), 9);
+        assert!(pool.iter().all(|&(qi, _)| qi == 1));
+        assert!(window_pool(Vec::<Vec<(usize, u32)>>::new(), 4, 100).is_empty());
     }
 
     #[test]
