@@ -254,41 +254,21 @@ impl Embedder for MiniLm {
         if texts.is_empty() {
             return Ok(Vec::new());
         }
-        if given.len() != texts.len() {
-            return Err(self.inference_err(format!(
-                "{} texts but {} token id lists",
-                texts.len(),
-                given.len()
-            )));
-        }
         // Given ids that fit are used as they are (the counter's ids are the tokenizer's,
         // before truncation); the other texts are tokenised here, truncated.
-        let fits =
-            |g: &Option<Vec<u32>>| g.as_ref().is_some_and(|ids| ids.len() <= self.max_tokens);
-        let missing: Vec<&str> = texts
-            .iter()
-            .zip(given)
-            .filter(|(_, g)| !fits(g))
-            .map(|(t, _)| *t)
-            .collect();
-        let encodings = if missing.is_empty() {
-            Vec::new()
-        } else {
-            self.tokenizer
-                .encode_batch(missing, true)
-                .map_err(|e| self.inference_err(format!("tokenizer: {e}")))?
-        };
-        let mut encoded = encodings.iter();
-        let mut rows: Vec<&[u32]> = Vec::with_capacity(texts.len());
-        for g in given {
-            rows.push(match g {
-                Some(ids) if ids.len() <= self.max_tokens => ids,
-                _ => encoded
-                    .next()
-                    .map(|e| e.get_ids())
-                    .ok_or_else(|| self.inference_err("tokenizer returned too few encodings"))?,
-            });
-        }
+        let rows = super::id_rows(
+            texts,
+            given,
+            |ids| ids.len() <= self.max_tokens,
+            |missing| {
+                self.tokenizer
+                    .encode_batch(missing, true)
+                    .map(|es| es.iter().map(|e| e.get_ids().to_vec()).collect())
+                    .map_err(|e| format!("tokenizer: {e}"))
+            },
+        )
+        .map_err(|e| self.inference_err(e))?;
+        let rows: Vec<&[u32]> = rows.iter().map(|r| r.as_ref()).collect();
         self.run(&rows)
     }
 }

@@ -72,6 +72,49 @@ pub trait Embedder: Send + Sync {
     }
 }
 
+/// A batch's token id rows, in text order, for the embedders that take token ids: `given[i]`
+/// where `usable` accepts it, else the ids `encode` returns for the remaining texts (called at
+/// most once, with those texts in order).
+pub(crate) fn id_rows<'a>(
+    texts: &[&str],
+    given: &'a [Option<Vec<u32>>],
+    usable: impl Fn(&[u32]) -> bool,
+    encode: impl FnOnce(Vec<&str>) -> Result<Vec<Vec<u32>>, String>,
+) -> Result<Vec<std::borrow::Cow<'a, [u32]>>, String> {
+    fn pick<'g>(g: &'g Option<Vec<u32>>, usable: &impl Fn(&[u32]) -> bool) -> Option<&'g [u32]> {
+        g.as_deref().filter(|ids| usable(ids))
+    }
+    if given.len() != texts.len() {
+        return Err(format!(
+            "{} texts but {} token id lists",
+            texts.len(),
+            given.len()
+        ));
+    }
+    let missing: Vec<&str> = texts
+        .iter()
+        .zip(given)
+        .filter(|(_, g)| pick(g, &usable).is_none())
+        .map(|(t, _)| *t)
+        .collect();
+    let mut encoded = if missing.is_empty() {
+        Vec::new()
+    } else {
+        encode(missing)?
+    }
+    .into_iter();
+    given
+        .iter()
+        .map(|g| match pick(g, &usable) {
+            Some(ids) => Ok(std::borrow::Cow::Borrowed(ids)),
+            None => encoded
+                .next()
+                .map(std::borrow::Cow::Owned)
+                .ok_or_else(|| "tokenizer returned too few encodings".to_string()),
+        })
+        .collect()
+}
+
 /// Token counting that keeps the ids of every text short enough to be a chunk, so the chunk
 /// stage can hand the ids of its chunks' embedded texts to the embedder instead of the
 /// embedder tokenising them a second time.
@@ -329,6 +372,35 @@ mod tests {
         assert_eq!(next_batch_end(&tokens, 4, 32, 64), 6);
         assert_eq!(next_batch_end(&tokens, 0, 2, 1000), 2);
         assert_eq!(next_batch_end(&tokens, 6, 2, 1000), 6, "nothing left");
+    }
+
+    #[test]
+    fn id_rows_keep_usable_given_ids_and_encode_the_rest_once_in_order() {
+        let texts = ["a", "bb", "ccc", "dddd"];
+        let given = [Some(vec![1]), None, Some(vec![7, 7, 7]), Some(vec![4])];
+        let mut calls = Vec::new();
+        let rows = id_rows(
+            &texts,
+            &given,
+            |ids| ids.len() < 3,
+            |missing| {
+                calls.push(missing.iter().map(|t| t.to_string()).collect::<Vec<_>>());
+                Ok(missing.iter().map(|t| vec![t.len() as u32 * 10]).collect())
+            },
+        )
+        .unwrap();
+        let rows: Vec<Vec<u32>> = rows.iter().map(|r| r.to_vec()).collect();
+        assert_eq!(rows, [vec![1], vec![20], vec![30], vec![4]]);
+        assert_eq!(calls, [vec!["bb".to_string(), "ccc".to_string()]]);
+
+        // Nothing to tokenise: `encode` is not called.
+        let all = [Some(vec![1]), Some(vec![2])];
+        let rows = id_rows(&texts[..2], &all, |_| true, |_| panic!("not needed")).unwrap();
+        assert_eq!(rows.len(), 2);
+
+        assert!(id_rows(&texts, &all, |_| true, |_| Ok(Vec::new())).is_err());
+        let short = id_rows(&texts[..2], &[None, None], |_| true, |_| Ok(vec![vec![1]]));
+        assert!(short.unwrap_err().contains("too few"));
     }
 
     #[test]

@@ -137,42 +137,27 @@ impl Embedder for UseMultilingual {
         if texts.is_empty() {
             return Ok(Vec::new());
         }
-        if given.len() != texts.len() {
-            return Err(self.inference_err(format!(
-                "{} texts but {} token id lists",
-                texts.len(),
-                given.len()
-            )));
-        }
         // Only the texts that come without ids are tokenised here.
-        let missing: Vec<&str> = texts
-            .iter()
-            .zip(given)
-            .filter(|(_, g)| g.is_none())
-            .map(|(t, _)| *t)
-            .collect();
-        let encodings = if missing.is_empty() {
-            Vec::new()
-        } else {
-            self.tokenizer
-                .encode_batch_fast(missing, true)
-                .map_err(|e| self.inference_err(format!("tokenizer: {e}")))?
-        };
-        let mut encoded = encodings.iter();
+        let token_rows = super::id_rows(
+            texts,
+            given,
+            |_| true,
+            |missing| {
+                self.tokenizer
+                    .encode_batch_fast(missing, true)
+                    .map(|es| es.iter().map(|e| e.get_ids().to_vec()).collect())
+                    .map_err(|e| format!("tokenizer: {e}"))
+            },
+        )
+        .map_err(|e| self.inference_err(e))?;
         let mut ids: Vec<u32> = Vec::new();
         let mut splits: Vec<i64> = Vec::with_capacity(texts.len() + 1);
         splits.push(0);
-        for g in given {
-            let row: &[u32] = match g {
-                Some(row) => row,
-                None => encoded
-                    .next()
-                    .map(|e| e.get_ids())
-                    .ok_or_else(|| self.inference_err("tokenizer returned too few encodings"))?,
-            };
+        for row in &token_rows {
             ids.extend_from_slice(row);
             splits.push(ids.len() as i64);
         }
+        drop(token_rows);
         let (n, b) = (ids.len(), splits.len());
         let rows = self.table.gather(&ids).map_err(|e| self.inference_err(e))?;
         drop(ids);
