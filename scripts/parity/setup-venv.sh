@@ -3,7 +3,8 @@
 # onnxruntime-extensions, sentencepiece and numpy from pinned, hash-checked PyPI wheels
 # (scripts/parity/requirements.lock), no dependency resolution, no sdists.
 # Venv: ${INGEST_PARITY_VENV:-$HOME/.cache/ingest/parity-venv}. Prints the venv's python path
-# on the last line. Idempotent: does nothing when the stamp for the current lock is there.
+# on the last line. Idempotent: does nothing when the stamp for the current lock is there and
+# the locked packages still import (a venv changed by hand since is rebuilt).
 set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -11,7 +12,9 @@ lock="$here/requirements.lock"
 venv="${INGEST_PARITY_VENV:-$HOME/.cache/ingest/parity-venv}"
 stamp="$venv/.installed-$(sha256sum "$lock" | cut -c1-16)"
 
-if [[ -f "$stamp" && -x "$venv/bin/python" ]]; then
+check='import numpy, onnxruntime, onnxruntime_extensions, sentencepiece; onnxruntime_extensions.get_library_path()'
+
+if [[ -f "$stamp" && -x "$venv/bin/python" ]] && "$venv/bin/python" -c "$check" 2>/dev/null; then
   echo "parity venv: up to date in $venv" >&2
   echo "$venv/bin/python"
   exit 0
@@ -46,7 +49,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK=1
   -r "$lock" -d "$wheels" >&2
 "$venv/bin/python" -m pip install --quiet --no-deps --no-index "$wheels"/*.whl >&2
 rm -rf "$wheels"
-"$venv/bin/python" -c 'import numpy, onnxruntime, onnxruntime_extensions, sentencepiece; onnxruntime_extensions.get_library_path()'
+"$venv/bin/python" -c "$check"
 touch "$stamp"
 echo "parity venv: installed into $venv" >&2
 echo "$venv/bin/python"
