@@ -5,7 +5,7 @@
 //! keeps ONNX Runtime's memory patterns on (one planned block per input shape, and every
 //! batch here has its own shape) and lets constant folding turn the int8 weights into float
 //! copies at load, and it has no option for the first. Built without both, the bench's peak
-//! RSS at 1x went from 451 MB to 328-339 MB, at ~6 % less throughput (BENCHMARKS.md). The
+//! RSS at 1x went from 451 MB to ~325 MB, at ~6 % less throughput (BENCHMARKS.md). The
 //! vectors are fastembed's to float rounding: an integration test compares the two.
 //!
 //! The embed stage hands over the ids the chunk stage counted with, so a chunk is tokenised
