@@ -411,12 +411,59 @@ fn suite_on_postgres_qdrant_and_a_bolt_graph() {
 /// collections without earlier points, an empty graph. Returns (pg, vectors, graph) URLs.
 fn fresh_servers(schema: &str) -> (String, String, String) {
     let graph = graph_url();
-    cypher(
-        &graph,
-        "MATCH (n) DETACH DELETE n RETURN count(*) AS n",
-        "n",
-    );
+    wipe_graph(&graph);
     (postgres_url(schema), vector_url(), graph)
+}
+
+/// Deletes every node of the test graph, trying again when ArcadeDB refuses. It once did,
+/// in CI, with an opaque `UnknownError` (over Bolt ArcadeDB sends only the outer message; the
+/// cause goes to its log). The likely cause is the background index compaction that follows
+/// the previous test's writes: a transaction that meets it is refused and meant to be retried.
+/// The last failure panics with the server log's tail, so the cause is on record.
+fn wipe_graph(url: &str) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut tries = 0;
+    let error = loop {
+        tries += 1;
+        let result = rt.block_on(async {
+            let (address, user, password, db) = ingest::store::neo4j::parse_graph_url(url)?;
+            let g = ingest::store::neo4j::Neo4jGraph::connect(
+                &address,
+                &user,
+                &password,
+                db.as_deref(),
+            )
+            .await?;
+            g.rows(
+                neo4rs::query("MATCH (n) DETACH DELETE n RETURN count(*) AS n"),
+                "n",
+            )
+            .await
+        });
+        match result {
+            Ok(_) => return,
+            Err(e) if tries < 6 => {
+                eprintln!("wiping the test graph, try {tries}: {e}; trying again");
+                std::thread::sleep(std::time::Duration::from_millis(500 * tries));
+            }
+            Err(e) => break e,
+        }
+    };
+    let services = std::env::var_os("INGEST_SERVICES_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join(".services"));
+    let log = services.join("arcadedb/arcadedb.log");
+    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    let tail: Vec<&str> = text.lines().rev().take(60).collect();
+    let tail: Vec<&str> = tail.into_iter().rev().collect();
+    panic!(
+        "cannot wipe the test graph after {tries} tries: {error}\n--- {} ---\n{}",
+        log.display(),
+        tail.join("\n")
+    );
 }
 
 fn server_flags(pg: &str, vectors: &str, graph: &str) -> Vec<String> {
