@@ -15,7 +15,7 @@ use ingest::pipeline::record::{
     Chunk, ChunkConcept, ChunkEntity, DocType, DocumentInfo, EnrichedDocument, NormMeta, Reference,
     Stage, TextSpan,
 };
-use ingest::store::jobs::{AfterFailure, Claim, JobStore, Scope, Validators};
+use ingest::store::jobs::{AfterFailure, Claim, JobStore, Payload, Scope, Validators};
 use ingest::store::pg_jobs::PgJobStore;
 use ingest::store::postgres::Postgres;
 use ingest::store::sqlite::Sqlite;
@@ -270,7 +270,7 @@ async fn migrations_apply_once_and_connect_is_idempotent() {
         .fetch_all(c.pool())
         .await
         .unwrap();
-    assert_eq!(versions, [1, 2, 3, 4]);
+    assert_eq!(versions, [1, 2, 3, 4, 5]);
     let tables: Vec<String> = sqlx::query_scalar(
         "SELECT table_name::text FROM information_schema.tables
          WHERE table_schema = current_schema() ORDER BY 1",
@@ -705,6 +705,14 @@ async fn concurrent_claims_never_share_a_job() {
     assert_eq!((running, epochs), (200, 200));
 }
 
+fn payload(stage: i64, data: &[u8], delta: Option<&[u8]>) -> Payload {
+    Payload {
+        stage,
+        data: data.to_vec(),
+        delta: delta.map(<[u8]>::to_vec),
+    }
+}
+
 #[tokio::test]
 async fn leases_epochs_and_checkpoints() {
     let url = fresh_db("leases").await;
@@ -721,7 +729,7 @@ async fn leases_epochs_and_checkpoints() {
         .unwrap();
     assert_eq!(
         a.load_payload(ca.id).await.unwrap(),
-        Some((1, b"one".to_vec()))
+        Some(payload(1, b"one", None))
     );
     // A stale epoch is refused and changes nothing.
     let stale = Claim {
@@ -738,7 +746,7 @@ async fn leases_epochs_and_checkpoints() {
     );
     assert_eq!(
         a.load_payload(ca.id).await.unwrap(),
-        Some((1, b"one".to_vec()))
+        Some(payload(1, b"one", None))
     );
     // The lease is live: another owner cannot take it; once expired, it can.
     assert!(b.claim_next(&scope("run")).await.unwrap().is_none());
@@ -771,8 +779,48 @@ async fn leases_epochs_and_checkpoints() {
     a.release(&ca).await.unwrap();
     assert_eq!(b.run_states("run").await.unwrap(), [("running".into(), 1)]);
     // The new holder carries on from the checkpoint.
-    let (stage, data) = b.load_payload(cb.id).await.unwrap().unwrap();
-    assert_eq!((stage, data.as_slice()), (1, b"one".as_slice()));
+    assert_eq!(
+        b.load_payload(cb.id).await.unwrap(),
+        Some(payload(1, b"one", None))
+    );
+    // Enrich adds to the embed checkpoint, which it needs; a later full checkpoint replaces
+    // both parts.
+    let err = b
+        .checkpoint_delta(&cb, Stage::Enrich, b"refs")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, StoreError::Payload(m) if m.contains("no embed checkpoint")),
+        "{err}"
+    );
+    b.checkpoint(&cb, Stage::Embed, b"vectors", None, Some("model-a"))
+        .await
+        .unwrap();
+    b.checkpoint_delta(&cb, Stage::Enrich, b"refs")
+        .await
+        .unwrap();
+    assert_eq!(
+        b.load_payload(cb.id).await.unwrap(),
+        Some(payload(4, b"vectors", Some(b"refs")))
+    );
+    let stage_done: i64 = sqlx::query_scalar("SELECT stage_done FROM jobs WHERE id = $1")
+        .bind(cb.id)
+        .fetch_one(pg.pool())
+        .await
+        .unwrap();
+    assert_eq!(stage_done, 4);
+    // A stale holder cannot add to it either.
+    assert!(matches!(
+        a.checkpoint_delta(&ca, Stage::Enrich, b"late").await,
+        Err(StoreError::LeaseLost { .. })
+    ));
+    b.checkpoint(&cb, Stage::Parse, b"one", None, None)
+        .await
+        .unwrap();
+    assert_eq!(
+        b.load_payload(cb.id).await.unwrap(),
+        Some(payload(1, b"one", None))
+    );
     b.checkpoint(&cb, Stage::Chunk, b"chunked", None, Some("model-a"))
         .await
         .unwrap();
@@ -880,6 +928,12 @@ macro_rules! job_scenario {
         s.checkpoint(&c0, Stage::Embed, b"e", None, Some("m"))
             .await
             .unwrap();
+        s.checkpoint_delta(&c0, Stage::Enrich, b"x").await.unwrap();
+        log.push(format!("{:?}", s.load_payload(c0.id).await.unwrap()));
+        log.push(format!(
+            "{:?}",
+            s.checkpoint_delta(&c0, Stage::Store, b"y").await.is_ok()
+        ));
         s.finish(&c0, "d0", "h0", &Validators::default())
             .await
             .unwrap();
@@ -1160,6 +1214,14 @@ async fn job_store_behaves_like_the_sqlite_one() {
             && l.contains("bad input")
             && !l.contains("002.xml")),
         "{pg_log:#?}"
+    );
+    assert!(
+        pg_log.contains(&"Some(Payload { stage: 4, data: [101], delta: Some([120]) })".to_string()),
+        "enrich added to the embed checkpoint: {pg_log:#?}"
+    );
+    assert!(
+        pg_log.contains(&"false".to_string()),
+        "no addition to an addition: {pg_log:#?}"
     );
     assert!(pg_log.contains(&"requeue 1".to_string()), "{pg_log:#?}");
     assert!(

@@ -11,7 +11,7 @@ pub mod entities;
 use citations::{Citation, CitationOrigin, CitingContext, NormKey};
 
 use crate::pipeline::record::{
-    Chunk, ChunkConcept, ChunkEntity, EmbeddedDocument, EnrichedDocument, Reference,
+    Chunk, ChunkConcept, ChunkEntity, EmbeddedDocument, EnrichedDocument, Enrichment, Reference,
 };
 
 /// A letter or digit folded to lowercase ASCII (Latin accents removed); None for separators.
@@ -247,15 +247,14 @@ pub fn enrich(doc: EmbeddedDocument, enricher: &Enricher) -> EnrichedDocument {
             }
         }
     }
-    EnrichedDocument {
-        info: doc.info,
-        chunks: doc.chunks,
-        model_id: doc.model_id,
-        vectors: doc.vectors,
-        references,
-        entities: found_entities,
-        concepts: found_concepts,
-    }
+    EnrichedDocument::from_parts(
+        doc,
+        Enrichment {
+            references,
+            entities: found_entities,
+            concepts: found_concepts,
+        },
+    )
 }
 
 /// Distinct decision ids a chunk cites, in first-seen order.
@@ -418,6 +417,36 @@ mod tests {
             4,
             "distinct resolved ids"
         );
+    }
+
+    /// The enrich checkpoint holds only what enrich added; with the embed checkpoint's
+    /// document it gives back the whole enriched document.
+    #[test]
+    fn the_enrichment_alone_rebuilds_the_enriched_document() {
+        let text = "Il Tribunale di Milano applica l'art. 2043 c.c. alla responsabilità \
+                    amministrativa degli enti, ai sensi della legge 7 agosto 1990, n. 241.";
+        let embedded = doc(vec![chunk(
+            "d#art_1",
+            "Art. 1.",
+            text,
+            vec![(
+                "/akn/it/act/legge/stato/1990-08-07/241/!main",
+                "legge 7 agosto 1990, n. 241",
+            )],
+            vec!["Si veda l'art. 360 c.p.c."],
+        )]);
+        let enriched = enrich(embedded.clone(), &Enricher::bundled());
+        assert!(
+            !enriched.references.is_empty()
+                && !enriched.entities.is_empty()
+                && !enriched.concepts.is_empty(),
+            "a test of the round trip needs something in each part: {enriched:#?}"
+        );
+        let delta = bincode::serialize(&enriched.enrichment()).unwrap();
+        let whole = bincode::serialize(&enriched).unwrap();
+        assert!(delta.len() < whole.len());
+        let found: Enrichment = bincode::deserialize(&delta).unwrap();
+        assert_eq!(EnrichedDocument::from_parts(embedded, found), enriched);
     }
 
     #[test]

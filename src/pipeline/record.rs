@@ -307,6 +307,29 @@ pub struct EnrichedDocument {
 }
 
 impl EnrichedDocument {
+    /// The embedded document with what enrich found (see [`EnrichmentRef`]).
+    pub fn from_parts(doc: EmbeddedDocument, found: Enrichment) -> Self {
+        EnrichedDocument {
+            info: doc.info,
+            chunks: doc.chunks,
+            model_id: doc.model_id,
+            vectors: doc.vectors,
+            references: found.references,
+            entities: found.entities,
+            concepts: found.concepts,
+        }
+    }
+
+    /// What enrich added to the embedded document, borrowed: the enrich checkpoint holds only
+    /// this, next to the embed checkpoint's document (which enrich does not change).
+    pub fn enrichment(&self) -> EnrichmentRef<'_> {
+        EnrichmentRef {
+            references: &self.references,
+            entities: &self.entities,
+            concepts: &self.concepts,
+        }
+    }
+
     /// Concept ids a chunk is linked to, in order.
     pub fn concept_ids(&self, chunk_id: &str) -> Vec<String> {
         self.concepts
@@ -315,6 +338,23 @@ impl EnrichedDocument {
             .map(|c| c.concept_id.clone())
             .collect()
     }
+}
+
+/// What the enrich stage adds to an [`EmbeddedDocument`]; decoded from the enrich checkpoint.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Enrichment {
+    pub references: Vec<Reference>,
+    pub entities: Vec<ChunkEntity>,
+    pub concepts: Vec<ChunkConcept>,
+}
+
+/// [`Enrichment`] borrowed from an [`EnrichedDocument`], to encode without copying; both
+/// encode the same way.
+#[derive(Debug, Serialize)]
+pub struct EnrichmentRef<'a> {
+    pub references: &'a [Reference],
+    pub entities: &'a [ChunkEntity],
+    pub concepts: &'a [ChunkConcept],
 }
 
 /// A named entity in a chunk.

@@ -16,7 +16,7 @@ use tracing::Instrument;
 use super::error::{Classify, ErrorClass, StageFailure};
 use super::progress::Progress;
 use super::record::{
-    ChunkedDocument, DocType, Document, EmbeddedDocument, EnrichedDocument, Stage,
+    ChunkedDocument, DocType, Document, EmbeddedDocument, EnrichedDocument, Enrichment, Stage,
 };
 use super::retry::RetryPolicy;
 use crate::chunk::Chunker;
@@ -365,6 +365,36 @@ impl Ctx {
         }
     }
 
+    /// Persist what a stage added to the previous stage's checkpoint, as the job's checkpoint
+    /// (see [`crate::store::jobs::Payload`]). Returns false (and stops the run) when it cannot
+    /// be written.
+    async fn checkpoint_delta<T: Serialize>(
+        &self,
+        claim: &Claim,
+        stage: Stage,
+        delta: &T,
+        document_id: &str,
+    ) -> bool {
+        let bytes = match bincode::serialize(delta) {
+            Ok(b) => b,
+            Err(e) => {
+                self.set_fatal(format!(
+                    "{}: cannot encode {stage} checkpoint: {e}",
+                    claim.source
+                ));
+                return false;
+            }
+        };
+        let span = doc_span(claim, Some(document_id));
+        let written = self
+            .svc
+            .jobs
+            .checkpoint_delta(claim, stage, bytes)
+            .instrument(span.clone())
+            .await;
+        self.checkpoint_written(claim, stage, &span, written)
+    }
+
     /// [`Ctx::checkpoint`] for output already encoded (large documents encode off the runtime).
     async fn checkpoint_encoded(
         &self,
@@ -375,13 +405,24 @@ impl Ctx {
         model_id: Option<&str>,
     ) -> bool {
         let span = doc_span(claim, Some(document_id));
-        match self
+        let written = self
             .svc
             .jobs
             .checkpoint(claim, stage, bytes, Some(document_id), model_id)
             .instrument(span.clone())
-            .await
-        {
+            .await;
+        self.checkpoint_written(claim, stage, &span, written)
+    }
+
+    /// Log, count and report a checkpoint write; a failed one stops the run.
+    fn checkpoint_written(
+        &self,
+        claim: &Claim,
+        stage: Stage,
+        span: &tracing::Span,
+        written: Result<(), crate::store::StoreError>,
+    ) -> bool {
+        match written {
             Ok(()) => {
                 span.in_scope(|| tracing::info!(stage = stage.as_str(), "stage done"));
                 crate::metrics::global().document(
@@ -751,7 +792,7 @@ async fn dispatch(ctx: &Ctx, claim: Claim, lines: &Lines) -> bool {
     }
     let payload = if claim.stage_done > 0 {
         match ctx.svc.jobs.load_payload(claim.id).await {
-            Ok(p) => p,
+            Ok(p) => p.map(|p| (p.stage, p.data, p.delta)),
             Err(e) => {
                 ctx.set_fatal(format!("{}: cannot read checkpoint: {e}", claim.source));
                 return false;
@@ -762,22 +803,33 @@ async fn dispatch(ctx: &Ctx, claim: Claim, lines: &Lines) -> bool {
     };
     ctx.progress.skip_through(claim.stage_done);
     match (claim.stage_done, payload) {
-        (1, Some((1, b))) => match decode::<Document>(&b) {
+        (1, Some((1, b, None))) => match decode::<Document>(&b) {
             Some(item) => lines.chunk.send(Env { claim, item }).await.is_ok(),
             None => restart(ctx, claim, &lines.parse).await,
         },
-        (2, Some((2, b))) => match decode::<ChunkedDocument>(&b) {
+        (2, Some((2, b, None))) => match decode::<ChunkedDocument>(&b) {
             Some(doc) => {
                 let item = ToEmbed::without_ids(doc);
                 lines.embed.send(Env { claim, item }).await.is_ok()
             }
             None => restart(ctx, claim, &lines.parse).await,
         },
-        (3, Some((3, b))) => match decode::<EmbeddedDocument>(&b) {
+        (3, Some((3, b, None))) => match decode::<EmbeddedDocument>(&b) {
             Some(item) => lines.enrich.send(Env { claim, item }).await.is_ok(),
             None => restart(ctx, claim, &lines.parse).await,
         },
-        (4, Some((4, b))) => match decode::<EnrichedDocument>(&b) {
+        // The embed checkpoint's document plus what enrich added; a whole enriched document
+        // from before enrich checkpointed only its addition.
+        (4, Some((4, b, Some(delta)))) => {
+            match decode::<EmbeddedDocument>(&b).zip(decode::<Enrichment>(&delta)) {
+                Some((doc, found)) => {
+                    let item = EnrichedDocument::from_parts(doc, found);
+                    lines.store.send(Env { claim, item }).await.is_ok()
+                }
+                None => restart(ctx, claim, &lines.parse).await,
+            }
+        }
+        (4, Some((4, b, None))) => match decode::<EnrichedDocument>(&b) {
             Some(item) => lines.store.send(Env { claim, item }).await.is_ok(),
             None => restart(ctx, claim, &lines.parse).await,
         },
@@ -1406,13 +1458,13 @@ async fn enrich_stage(
                 continue;
             }
         };
+        // Only what enrich added: the document and its vectors are the embed checkpoint's.
         if !ctx
-            .checkpoint(
+            .checkpoint_delta(
                 &claim,
                 Stage::Enrich,
-                &enriched,
-                &enriched.info.id.clone(),
-                None,
+                &enriched.enrichment(),
+                &enriched.info.id,
             )
             .await
         {

@@ -498,12 +498,16 @@ impl JobStore {
     }
 
     /// The recorded output of the job's last completed stage.
-    pub async fn load_payload(&self, job_id: i64) -> Result<Option<(i64, Vec<u8>)>, StoreError> {
-        let row = sqlx::query("SELECT stage, data FROM job_payloads WHERE job_id = ?")
+    pub async fn load_payload(&self, job_id: i64) -> Result<Option<Payload>, StoreError> {
+        let row = sqlx::query("SELECT stage, data, delta FROM job_payloads WHERE job_id = ?")
             .bind(job_id)
             .fetch_optional(&self.pool)
             .await?;
-        Ok(row.map(|r| (r.get("stage"), r.get("data"))))
+        Ok(row.map(|r| Payload {
+            stage: r.get("stage"),
+            data: r.get("data"),
+            delta: r.get("delta"),
+        }))
     }
 
     /// Forget a job's checkpoint so it starts again from parse (e.g. the model changed).
@@ -573,13 +577,54 @@ impl JobStore {
         .await?;
         sqlx::query(
             "INSERT INTO job_payloads (job_id, stage, data) VALUES (?, ?, ?)
-             ON CONFLICT(job_id) DO UPDATE SET stage = excluded.stage, data = excluded.data",
+             ON CONFLICT(job_id) DO UPDATE SET stage = excluded.stage, data = excluded.data,
+               delta = NULL",
         )
         .bind(claim.id)
         .bind(stage.index())
         .bind(payload.into())
         .execute(&mut *tx)
         .await?;
+        count_stage(&mut tx, stage, false).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Record `stage` as done with only what it added to the previous stage's output, which
+    /// stays the payload's `data` (see [`Payload`]). Refused unless the job's checkpoint is
+    /// the stage before's, in full.
+    pub async fn checkpoint_delta(
+        &self,
+        claim: &Claim,
+        stage: Stage,
+        delta: impl Into<Vec<u8>>,
+    ) -> Result<(), StoreError> {
+        let base = stage.index() - 1;
+        let mut tx = write_tx(&self.pool).await?;
+        self.check_lease(&mut tx, claim).await?;
+        let n = sqlx::query(
+            "UPDATE job_payloads SET stage = ?, delta = ?
+             WHERE job_id = ? AND stage = ? AND delta IS NULL",
+        )
+        .bind(stage.index())
+        .bind(delta.into())
+        .bind(claim.id)
+        .bind(base)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if n != 1 {
+            return Err(StoreError::Payload(format!(
+                "job {}: no {} checkpoint for the {stage} output to add to",
+                claim.id,
+                Stage::done_name(base)
+            )));
+        }
+        sqlx::query("UPDATE jobs SET stage_done = ? WHERE id = ?")
+            .bind(stage.index())
+            .bind(claim.id)
+            .execute(&mut *tx)
+            .await?;
         count_stage(&mut tx, stage, false).await?;
         tx.commit().await?;
         Ok(())
@@ -940,6 +985,18 @@ pub fn lease_owner() -> String {
     )
 }
 
+/// A job's checkpoint: the output of its last completed stage.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Payload {
+    /// The stage it is the output of.
+    pub stage: i64,
+    /// That stage's encoded output; with a `delta`, the output of the stage before.
+    pub data: Vec<u8>,
+    /// What `stage` added to `data`, when it was checkpointed as an addition
+    /// ([`JobStore::checkpoint_delta`]).
+    pub delta: Option<Vec<u8>>,
+}
+
 /// The job queue and checkpoints, in SQLite (embedded) or PostgreSQL (when the relational store
 /// is PostgreSQL): one interface for the runner.
 #[derive(Clone)]
@@ -1066,8 +1123,17 @@ impl Jobs {
         both!(self, j => j.forget(document_id, source).await)
     }
 
-    pub async fn load_payload(&self, job_id: i64) -> Result<Option<(i64, Vec<u8>)>, StoreError> {
+    pub async fn load_payload(&self, job_id: i64) -> Result<Option<Payload>, StoreError> {
         both!(self, j => j.load_payload(job_id).await)
+    }
+
+    pub async fn checkpoint_delta(
+        &self,
+        claim: &Claim,
+        stage: Stage,
+        delta: impl Into<Vec<u8>>,
+    ) -> Result<(), StoreError> {
+        both!(self, j => j.checkpoint_delta(claim, stage, delta).await)
     }
 
     pub async fn reset(&self, claim: &Claim) -> Result<(), StoreError> {

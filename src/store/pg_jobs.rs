@@ -14,7 +14,7 @@ use sqlx::{PgConnection, PgPool, Row};
 
 use super::jobs::{
     lease_owner, owner_died_here, revisit_set, AfterFailure, Claim, DeadJob, EnqueueStats,
-    LockHolder, Missing, Pending, Scope, Validators,
+    LockHolder, Missing, Payload, Pending, Scope, Validators,
 };
 use super::StoreError;
 use crate::pipeline::error::ErrorClass;
@@ -349,12 +349,16 @@ impl PgJobStore {
         .rows_affected())
     }
 
-    pub async fn load_payload(&self, job_id: i64) -> Result<Option<(i64, Vec<u8>)>, StoreError> {
-        let row = sqlx::query("SELECT stage, data FROM job_payloads WHERE job_id = $1")
+    pub async fn load_payload(&self, job_id: i64) -> Result<Option<Payload>, StoreError> {
+        let row = sqlx::query("SELECT stage, data, delta FROM job_payloads WHERE job_id = $1")
             .bind(job_id)
             .fetch_optional(&self.pool)
             .await?;
-        Ok(row.map(|r| (r.get("stage"), r.get("data"))))
+        Ok(row.map(|r| Payload {
+            stage: r.get("stage"),
+            data: r.get("data"),
+            delta: r.get("delta"),
+        }))
     }
 
     /// Forget a job's checkpoint so it starts again from parse (e.g. the model changed).
@@ -419,13 +423,54 @@ impl PgJobStore {
         .await?;
         sqlx::query(
             "INSERT INTO job_payloads (job_id, stage, data) VALUES ($1, $2, $3)
-             ON CONFLICT (job_id) DO UPDATE SET stage = EXCLUDED.stage, data = EXCLUDED.data",
+             ON CONFLICT (job_id) DO UPDATE SET stage = EXCLUDED.stage, data = EXCLUDED.data,
+               delta = NULL",
         )
         .bind(claim.id)
         .bind(stage.index())
         .bind(payload.into())
         .execute(&mut *tx)
         .await?;
+        count_stage(&mut tx, stage, false).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Record `stage` as done with only what it added to the previous stage's output (see
+    /// [`Payload`]). Refused unless the job's checkpoint is the
+    /// stage before's, in full.
+    pub async fn checkpoint_delta(
+        &self,
+        claim: &Claim,
+        stage: Stage,
+        delta: impl Into<Vec<u8>>,
+    ) -> Result<(), StoreError> {
+        let base = stage.index() - 1;
+        let mut tx = self.pool.begin().await?;
+        self.check_lease(&mut tx, claim).await?;
+        let n = sqlx::query(
+            "UPDATE job_payloads SET stage = $1, delta = $2
+             WHERE job_id = $3 AND stage = $4 AND delta IS NULL",
+        )
+        .bind(stage.index())
+        .bind(delta.into())
+        .bind(claim.id)
+        .bind(base)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if n != 1 {
+            return Err(StoreError::Payload(format!(
+                "job {}: no {} checkpoint for the {stage} output to add to",
+                claim.id,
+                Stage::done_name(base)
+            )));
+        }
+        sqlx::query("UPDATE jobs SET stage_done = $1 WHERE id = $2")
+            .bind(stage.index())
+            .bind(claim.id)
+            .execute(&mut *tx)
+            .await?;
         count_stage(&mut tx, stage, false).await?;
         tx.commit().await?;
         Ok(())

@@ -25,6 +25,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (2, include_str!("migrations/postgres/0002_reliability.sql")),
     (3, include_str!("migrations/postgres/0003_refresh.sql")),
     (4, include_str!("migrations/postgres/0004_runs.sql")),
+    (
+        5,
+        include_str!("migrations/postgres/0005_payload_delta.sql"),
+    ),
 ];
 /// Advisory lock key ("ingest") that serialises migrations across processes, per database.
 const MIGRATION_LOCK: i64 = 0x696e_6765_7374;

@@ -29,6 +29,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (4, include_str!("migrations/sqlite/0004_reliability.sql")),
     (5, include_str!("migrations/sqlite/0005_refresh.sql")),
     (6, include_str!("migrations/sqlite/0006_runs.sql")),
+    (7, include_str!("migrations/sqlite/0007_payload_delta.sql")),
 ];
 
 #[derive(Clone)]

@@ -86,6 +86,23 @@ fn kill_9_in_each_stage_then_a_rerun_equals_a_clean_run() {
         // Nothing of the killed run is lost (completed stages) or doubled on the rerun.
         let again = ingest(&data, &l, &[], &[]);
         assert_eq!(again.code, 0, "{stage}: {}", again.stderr);
+        // ... and each document resumed from its last checkpoint: every stage ran once per
+        // document across the two runs (a checkpoint the rerun could not read would have
+        // started its document again from parse).
+        assert!(
+            !again.stderr.contains("checkpoint unreadable"),
+            "{stage}: {}",
+            again.stderr
+        );
+        assert_eq!(
+            query_rows(
+                &data,
+                "SELECT stage || '=' || runs FROM stage_counters ORDER BY stage"
+            )
+            .concat(),
+            ["chunk=2", "embed=2", "enrich=2", "parse=2", "store=2"],
+            "{stage}"
+        );
         assert_same(&clean_snap, &snapshot(&data));
         assert_eq!(clean_graph, graph(&data), "{stage}: graph");
         assert_eq!(clean_rows, rows(&data), "{stage}: document rows");
