@@ -1318,16 +1318,11 @@ fn accept(
     queue.push_back(PendingEmbed::new(env));
 }
 
-/// Which queued document a per-document model embeds next, from each one's (chunks done,
-/// chunks remaining): the one already started, else the one with the most chunks left
-/// (the earliest among equals). What follows the last embedding of a run (enrich, store)
-/// takes time in proportion to that document's size, and nothing overlaps it: ending on the
-/// smallest documents keeps that tail short.
 /// The chunks a batch-invariant model embeds next, as (queue index, chunk index): the
 /// waiting chunks of whole documents in arrival order, until `window` chunks or
 /// `window_tokens` tokens. Documents then finish (and move on to enrich and store) a window
-/// at a time, instead of all at once at the end of a queue that can hold every document of
-/// the run. `pending` gives each queued document's waiting (chunk index, tokens).
+/// at a time, instead of all at once when the queue (every document in flight past chunking)
+/// runs dry. `pending` gives each queued document's waiting (chunk index, tokens).
 fn window_pool<I, D>(pending: I, window: usize, window_tokens: usize) -> Vec<(usize, usize)>
 where
     I: IntoIterator<Item = D>,
@@ -1347,6 +1342,11 @@ where
     pool
 }
 
+/// Which queued document a per-document model embeds next, from each one's (chunks done,
+/// chunks remaining): the one already started, else the one with the most chunks left
+/// (the earliest among equals). What follows the last embedding of a run (enrich, store)
+/// takes time in proportion to that document's size, and nothing overlaps it: ending on the
+/// smallest documents keeps that tail short.
 fn next_document(queue: impl Iterator<Item = (usize, usize)>) -> Option<usize> {
     let mut best: Option<(usize, usize)> = None;
     for (i, (done, remaining)) in queue.enumerate() {
