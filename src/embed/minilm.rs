@@ -6,7 +6,11 @@
 //! batch here has its own shape) and lets constant folding turn the int8 weights into float
 //! copies at load, and it has no option for the first. Built without both, the bench's peak
 //! RSS at 1x went from 451 MB to ~325 MB, at ~6 % less throughput (BENCHMARKS.md). The
-//! vectors are fastembed's to float rounding: an integration test compares the two.
+//! session runs [`MODEL_FILE`], the wheel's graph with its word embedding lookup moved before
+//! the lookup's dequantisation (`make models`, `scripts/rewrite_minilm.py`): the wheel's graph
+//! casts the whole 30522 x 384 table to float on every batch. That took the 1x peak to ~307 MB.
+//! The vectors are fastembed's (on the wheel's own file) to float rounding: an integration
+//! test compares the two.
 //!
 //! The embed stage hands over the ids the chunk stage counted with, so a chunk is tokenised
 //! once per run.
@@ -29,6 +33,9 @@ use super::{EmbedError, Embedder, ModelSpec};
 /// weight into a float tensor at load: ~40-90 MB more resident for the session's life (the
 /// bench's peak, and ONNX Runtime alone in Python), for ~10 % faster inference.
 const DISABLED_OPTIMIZERS: &str = "ConstantFolding";
+
+/// The graph the session runs: model.onnx with its word embedding lookup first.
+pub const MODEL_FILE: &str = "model_gather.onnx";
 
 pub struct MiniLm {
     id: String,
@@ -97,7 +104,10 @@ impl MiniLm {
         let threads = std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(2);
-        let model = dir.join("model.onnx");
+        // `make models` writes it from model.onnx (scripts/rewrite_minilm.py): the same graph
+        // with the word embedding lookup before its dequantisation, so a batch no longer
+        // casts the whole 30522 x 384 table to float to read a few hundred rows of it.
+        let model = dir.join(MODEL_FILE);
         let session = Session::builder(&env)
             .and_then(|b| b.with_intra_threads(threads).map_err(Into::into))
             // As for the multilingual session: the other stages share these cores.

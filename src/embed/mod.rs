@@ -191,7 +191,7 @@ pub const MODELS: &[ModelSpec] = &[
         // sentence-transformers' max_seq_length for this model.
         max_tokens: 256,
         files: &[
-            "model.onnx",
+            minilm::MODEL_FILE,
             "tokenizer.json",
             "config.json",
             "special_tokens_map.json",
