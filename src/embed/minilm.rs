@@ -8,7 +8,8 @@
 //! RSS at 1x went from 451 MB to ~325 MB, at ~6 % less throughput (BENCHMARKS.md). The
 //! session runs [`MODEL_FILE`], the wheel's graph with its word embedding lookup moved before
 //! the lookup's dequantisation (`make models`, `scripts/rewrite_minilm.py`): the wheel's graph
-//! casts the whole 30522 x 384 table to float on every batch. That took the 1x peak to ~307 MB.
+//! casts the whole 30522 x 384 table to float on every batch. That took the 1x peak to ~307 MB;
+//! running long rows two at a time ([`ATTENTION_CELLS`]) took it to 282-287 MB.
 //! The vectors are fastembed's (on the wheel's own file) to float rounding: an integration
 //! test compares the two.
 //!
@@ -279,6 +280,83 @@ impl Embedder for MiniLm {
         )
         .map_err(|e| self.inference_err(e))?;
         let rows: Vec<&[u32]> = rows.iter().map(|r| r.as_ref()).collect();
-        self.run(&rows)
+        let mut out = Vec::with_capacity(rows.len());
+        for part in attention_parts(&rows, ATTENTION_CELLS) {
+            out.extend(self.run(part)?);
+        }
+        Ok(out)
+    }
+}
+
+/// Attention scores one inference may hold per head: rows x longest row², as two rows of 256
+/// tokens. Each layer keeps several tensors of that many cells per head (scores, the masked
+/// and the normalised ones), so a batch of four 256-token texts held ~45 MB more in ONNX
+/// Runtime's arena than two such batches of two, which ran no slower (ONNX Runtime alone:
+/// peak 187 against 141 MB, 18.9 against 19.4 texts/s; at 128 tokens, 8 rows 158 MB and
+/// 44.1/s against 4 rows 128 MB and 46.3/s). Short rows are not split: 32 rows of 32 tokens
+/// are 32,768 cells.
+const ATTENTION_CELLS: usize = 2 * 256 * 256;
+
+/// `rows` cut, in order, into runs of at most `cells` attention cells (rows x longest²),
+/// each at least one row. Vectors do not depend on their batch, so the cut changes nothing
+/// but the memory an inference needs.
+fn attention_parts<'a, 'r>(rows: &'a [&'r [u32]], cells: usize) -> Vec<&'a [&'r [u32]]> {
+    let mut parts = Vec::new();
+    let (mut start, mut longest) = (0, 0usize);
+    for (i, row) in rows.iter().enumerate() {
+        let l = longest.max(row.len());
+        if i > start && (i - start + 1) * l * l > cells {
+            parts.push(&rows[start..i]);
+            start = i;
+            longest = row.len();
+        } else {
+            longest = l;
+        }
+    }
+    if start < rows.len() {
+        parts.push(&rows[start..]);
+    }
+    parts
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_rows_are_cut_into_runs_within_the_attention_budget() {
+        let row = |n: usize| vec![1u32; n];
+        let (short, long, mid) = (row(32), row(256), row(128));
+        let lengths = |parts: Vec<&[&[u32]]>| -> Vec<Vec<usize>> {
+            parts
+                .iter()
+                .map(|p| p.iter().map(|r| r.len()).collect())
+                .collect()
+        };
+        // Four 256-token rows: two runs of two.
+        let rows: Vec<&[u32]> = vec![&long, &long, &long, &long];
+        assert_eq!(
+            lengths(attention_parts(&rows, ATTENTION_CELLS)),
+            [vec![256, 256], vec![256, 256]]
+        );
+        // 32 short rows stay one batch; eight 128-token rows too (8 x 128² = 2 x 256²).
+        let rows: Vec<&[u32]> = vec![&short; 32];
+        assert_eq!(attention_parts(&rows, ATTENTION_CELLS).len(), 1);
+        let rows: Vec<&[u32]> = vec![&mid; 8];
+        assert_eq!(attention_parts(&rows, ATTENTION_CELLS).len(), 1);
+        // Length-sorted rows: the short ones together, the long ones cut by the longest seen.
+        let rows: Vec<&[u32]> = vec![&short, &short, &mid, &long, &long];
+        assert_eq!(
+            lengths(attention_parts(&rows, ATTENTION_CELLS)),
+            [vec![32, 32, 128], vec![256, 256]]
+        );
+        // A row over the budget alone still runs, alone; nothing is lost or reordered.
+        let huge = row(1024);
+        let rows: Vec<&[u32]> = vec![&short, &huge, &short];
+        assert_eq!(
+            lengths(attention_parts(&rows, ATTENTION_CELLS)),
+            [vec![32], vec![1024], vec![32]]
+        );
+        assert!(attention_parts(&[], ATTENTION_CELLS).is_empty());
     }
 }
