@@ -350,19 +350,25 @@ impl Ctx {
         document_id: &str,
         model_id: Option<&str>,
     ) -> bool {
-        match bincode::serialize(output) {
-            Ok(bytes) => {
+        match self.encode(claim, stage, output) {
+            Some(bytes) => {
                 self.checkpoint_encoded(claim, stage, bytes, document_id, model_id)
                     .await
             }
-            Err(e) => {
+            None => false,
+        }
+    }
+
+    /// A checkpoint's bytes; an output that cannot be encoded stops the run.
+    fn encode<T: Serialize>(&self, claim: &Claim, stage: Stage, output: &T) -> Option<Vec<u8>> {
+        bincode::serialize(output)
+            .map_err(|e| {
                 self.set_fatal(format!(
                     "{}: cannot encode {stage} checkpoint: {e}",
                     claim.source
-                ));
-                false
-            }
-        }
+                ))
+            })
+            .ok()
     }
 
     /// Persist what a stage added to the previous stage's checkpoint, as the job's checkpoint
@@ -375,15 +381,8 @@ impl Ctx {
         delta: &T,
         document_id: &str,
     ) -> bool {
-        let bytes = match bincode::serialize(delta) {
-            Ok(b) => b,
-            Err(e) => {
-                self.set_fatal(format!(
-                    "{}: cannot encode {stage} checkpoint: {e}",
-                    claim.source
-                ));
-                return false;
-            }
+        let Some(bytes) = self.encode(claim, stage, delta) else {
+            return false;
         };
         let span = doc_span(claim, Some(document_id));
         let written = self

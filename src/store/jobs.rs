@@ -614,11 +614,7 @@ impl JobStore {
         .await?
         .rows_affected();
         if n != 1 {
-            return Err(StoreError::Payload(format!(
-                "job {}: no {} checkpoint for the {stage} output to add to",
-                claim.id,
-                Stage::done_name(base)
-            )));
+            return Err(no_base_checkpoint(claim, stage));
         }
         sqlx::query("UPDATE jobs SET stage_done = ? WHERE id = ?")
             .bind(stage.index())
@@ -983,6 +979,15 @@ pub fn lease_owner() -> String {
         std::process::id(),
         rand::random::<u32>()
     )
+}
+
+/// [`JobStore::checkpoint_delta`] found no full checkpoint of the stage before `stage`.
+pub(crate) fn no_base_checkpoint(claim: &Claim, stage: Stage) -> StoreError {
+    StoreError::Payload(format!(
+        "job {}: no {} checkpoint for the {stage} output to add to",
+        claim.id,
+        Stage::done_name(stage.index() - 1)
+    ))
 }
 
 /// A job's checkpoint: the output of its last completed stage.

@@ -13,8 +13,8 @@ use std::time::Duration;
 use sqlx::{PgConnection, PgPool, Row};
 
 use super::jobs::{
-    lease_owner, owner_died_here, revisit_set, AfterFailure, Claim, DeadJob, EnqueueStats,
-    LockHolder, Missing, Payload, Pending, Scope, Validators,
+    lease_owner, no_base_checkpoint, owner_died_here, revisit_set, AfterFailure, Claim, DeadJob,
+    EnqueueStats, LockHolder, Missing, Payload, Pending, Scope, Validators,
 };
 use super::StoreError;
 use crate::pipeline::error::ErrorClass;
@@ -460,11 +460,7 @@ impl PgJobStore {
         .await?
         .rows_affected();
         if n != 1 {
-            return Err(StoreError::Payload(format!(
-                "job {}: no {} checkpoint for the {stage} output to add to",
-                claim.id,
-                Stage::done_name(base)
-            )));
+            return Err(no_base_checkpoint(claim, stage));
         }
         sqlx::query("UPDATE jobs SET stage_done = $1 WHERE id = $2")
             .bind(stage.index())
