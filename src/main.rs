@@ -32,6 +32,9 @@ fn main() -> ExitCode {
     ingest::logging::init(cli.global.log_format);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        // Parsing and inference run on its blocking pool; see `KEEP_ALIVE` for why its
+        // threads stay.
+        .thread_keep_alive(ingest::pipeline::background::KEEP_ALIVE)
         .build()
     {
         Ok(rt) => rt,

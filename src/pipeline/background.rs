@@ -13,19 +13,30 @@ use std::sync::OnceLock;
 /// not.
 pub const NICE: i32 = 10;
 
+/// How long an idle pool thread waits for work before it exits (tokio's default is ten
+/// seconds). Threads that come and go cost memory that stays behind: each `regex` keeps a
+/// search cache (its lazy DFA, up to ~2 MB) per thread that has used it, pooled in up to
+/// eight stacks by thread number, and a new thread fills a new one. With MiniLM, enrichment
+/// comes in bursts tens of seconds apart; at a ten-second keep-alive every burst ran on new
+/// threads, and jemalloc heap profiles of a `bench --scale 3` run put three quarters of the
+/// live heap's growth over four documents (11.5 of 15.1 MB) in the enrichment regexes'
+/// caches, the quiet RSS level climbing ~5 MB a minute at 10x (BENCHMARKS.md).
+pub const KEEP_ALIVE: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
 /// The runtime whose blocking pool runs background work; never driven, never dropped. `None`
 /// if it could not be built: the work then runs on the shared blocking pool, at normal
 /// priority.
 fn pool() -> Option<&'static tokio::runtime::Runtime> {
     static POOL: OnceLock<Option<tokio::runtime::Runtime>> = OnceLock::new();
-    POOL.get_or_init(|| {
-        tokio::runtime::Builder::new_current_thread()
-            .thread_name("ingest-background")
-            .on_thread_start(lower_priority)
-            .build()
-            .ok()
-    })
-    .as_ref()
+    POOL.get_or_init(|| build_pool().ok()).as_ref()
+}
+
+fn build_pool() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .thread_name("ingest-background")
+        .thread_keep_alive(KEEP_ALIVE)
+        .on_thread_start(lower_priority)
+        .build()
 }
 
 /// Run `f` on a background thread; its result, or the panic message.
@@ -79,6 +90,23 @@ mod tests {
         let nice = run(current_nice).await.unwrap();
         assert_eq!(nice, (before + NICE).min(19));
         assert_eq!(current_nice(), before, "the calling thread is untouched");
+    }
+
+    /// Slow (11 s): the pool's threads must outlive tokio's default ten idle seconds.
+    #[test]
+    fn an_idle_thread_is_reused_after_tokios_default_keep_alive() {
+        let pool = build_pool().unwrap();
+        let on_pool = || {
+            let handle = pool.spawn_blocking(|| std::thread::current().id());
+            pool.block_on(handle).unwrap()
+        };
+        let first = on_pool();
+        std::thread::sleep(std::time::Duration::from_secs(11));
+        assert_eq!(
+            on_pool(),
+            first,
+            "the idle thread exited and a new one took the work"
+        );
     }
 
     #[tokio::test]
