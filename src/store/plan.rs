@@ -47,14 +47,44 @@ pub struct GraphPlan {
     pub edges: Vec<GraphEdge>,
 }
 
-impl GraphPlan {
+/// Builds a [`GraphPlan`] without exact repeats. A document names the same shared nodes over
+/// and over (its act's `Norm` and an `Article` with its `PART_OF` for every chunk of the
+/// article and every citation of it); each repeat was a `serde_json` map and a few strings
+/// more, held through the store stage. An exact repeat changes nothing where it lands: node
+/// properties merge (`json_patch`, `SET +=`), and applying the same item twice to the same
+/// row is applying it once. So an item is dropped only when the last item planned under its
+/// key is equal to it: anything else under that key in between, and it is planned again.
+#[derive(Default)]
+struct Planner {
+    plan: GraphPlan,
+    /// Last node / edge planned under each key's hash.
+    nodes_at: std::collections::HashMap<u64, usize>,
+    edges_at: std::collections::HashMap<u64, usize>,
+}
+
+fn key_hash(parts: &[&str]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    parts.hash(&mut h);
+    h.finish()
+}
+
+impl Planner {
     fn node(&mut self, label: &'static str, key: &str, owned: bool, props: Value) {
-        self.nodes.push(GraphNode {
+        let node = GraphNode {
             label,
             key: key.to_string(),
             owned,
             props,
-        });
+        };
+        let at = key_hash(&[label, key]);
+        if let Some(&i) = self.nodes_at.get(&at) {
+            if self.plan.nodes[i] == node {
+                return;
+            }
+        }
+        self.nodes_at.insert(at, self.plan.nodes.len());
+        self.plan.nodes.push(node);
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -67,21 +97,29 @@ impl GraphPlan {
         owned: bool,
         props: Value,
     ) {
-        self.edges.push(GraphEdge {
+        let edge = GraphEdge {
             src: (src.0, src.1.to_string()),
             rel,
             dst: (dst.0, dst.1.to_string()),
             key: key.to_string(),
             owned,
             props,
-        });
+        };
+        let at = key_hash(&[src.0, src.1, rel, dst.0, dst.1, key]);
+        if let Some(&i) = self.edges_at.get(&at) {
+            if self.plan.edges[i] == edge {
+                return;
+            }
+        }
+        self.edges_at.insert(at, self.plan.edges.len());
+        self.plan.edges.push(edge);
     }
 }
 
 /// The nodes and relationships of one document.
 pub fn graph_plan(doc: &EnrichedDocument) -> GraphPlan {
     let info = &doc.info;
-    let mut p = GraphPlan::default();
+    let mut p = Planner::default();
     let d = ("Document", info.id.as_str());
     p.node(
         "Document",
@@ -233,11 +271,11 @@ pub fn graph_plan(doc: &EnrichedDocument) -> GraphPlan {
                     "start": r.start, "end": r.end }),
         );
     }
-    p
+    p.plan
 }
 
 /// An Article node and its shared PART_OF edge to the act's Norm node.
-fn article_node(p: &mut GraphPlan, article_id: &str, act_id: Option<&str>) {
+fn article_node(p: &mut Planner, article_id: &str, act_id: Option<&str>) {
     p.node("Article", article_id, false, json!({ "id": article_id }));
     if let Some(act) = act_id {
         p.node("Norm", act, false, json!({ "id": act }));
@@ -293,4 +331,51 @@ pub fn chunk_payload(
         "referenced_decision_ids": crate::enrich::referenced_decision_ids(&c.id, &doc.references),
         "entities": entities,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_repeat_is_planned_once_unless_its_key_changed_in_between() {
+        let mut p = Planner::default();
+        let norm = |p: &mut Planner, props: Value| p.node("Norm", "n1", false, props);
+        norm(&mut p, json!({ "id": "n1" }));
+        norm(&mut p, json!({ "id": "n1" }));
+        p.node("Article", "a1", false, json!({ "id": "a1" }));
+        norm(&mut p, json!({ "id": "n1" }));
+        norm(&mut p, json!({ "id": "n1", "dated": "d" }));
+        norm(&mut p, json!({ "id": "n1" }));
+        let part_of = |p: &mut Planner, owned: bool| {
+            p.edge(
+                ("Article", "a1"),
+                "PART_OF",
+                ("Norm", "n1"),
+                "",
+                owned,
+                json!({}),
+            )
+        };
+        part_of(&mut p, false);
+        part_of(&mut p, false);
+        part_of(&mut p, true);
+        let nodes: Vec<String> = p
+            .plan
+            .nodes
+            .iter()
+            .map(|n| format!("{} {}", n.key, n.props))
+            .collect();
+        assert_eq!(
+            nodes,
+            [
+                r#"n1 {"id":"n1"}"#,
+                r#"a1 {"id":"a1"}"#,
+                r#"n1 {"id":"n1","dated":"d"}"#,
+                r#"n1 {"id":"n1"}"#,
+            ]
+        );
+        let owned: Vec<bool> = p.plan.edges.iter().map(|e| e.owned).collect();
+        assert_eq!(owned, [false, true]);
+    }
 }
