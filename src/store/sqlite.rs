@@ -649,7 +649,6 @@ impl GraphStore for Sqlite {
 
     async fn upsert_document(&self, doc: &EnrichedDocument) -> Result<(), StoreError> {
         let info = &doc.info;
-        let plan = crate::store::plan::graph_plan(doc);
         let mut tx = write_tx(&self.pool).await?;
         // Replace what this document owned: its chunk nodes and every edge it created.
         sqlx::query("DELETE FROM graph_edges WHERE owner = ?")
@@ -660,47 +659,51 @@ impl GraphStore for Sqlite {
             .bind(&info.id)
             .execute(&mut *tx)
             .await?;
-        // Shared nodes (norms) keep their first owner-less row; properties merge on conflict.
-        let node_row = |_: usize, n: &crate::store::plan::GraphNode| {
-            json!([
-                node_id(n.label, &n.key),
-                n.label,
-                n.owned.then_some(info.id.as_str()),
-                n.props.to_string()
-            ])
-        };
-        insert_rows(
-            &mut tx,
-            "INSERT INTO graph_nodes (id, label, owner, props)
-             SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3 FROM json_each(?) WHERE true
-             ON CONFLICT(id) DO UPDATE SET props = json_patch(graph_nodes.props, excluded.props),
-               owner = COALESCE(excluded.owner, graph_nodes.owner)",
-            &plan.nodes,
-            node_row,
-        )
-        .await?;
-        // Shared structure (an article's PART_OF) is owned by no document and kept as it is.
-        let edge_row = |_: usize, e: &crate::store::plan::GraphEdge| {
-            json!([
-                node_id(e.src.0, &e.src.1),
-                e.rel,
-                node_id(e.dst.0, &e.dst.1),
-                e.key,
-                if e.owned { info.id.as_str() } else { "" },
-                e.props.to_string()
-            ])
-        };
-        insert_rows(
-            &mut tx,
-            "INSERT INTO graph_edges (src, rel, dst, key, owner, props)
-             SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5
-             FROM json_each(?) WHERE true
-             ON CONFLICT(src, rel, dst, key) DO UPDATE SET owner = excluded.owner, props = excluded.props
-               WHERE excluded.owner <> ''",
-            &plan.edges,
-            edge_row,
-        )
-        .await?;
+        // A part at a time: a large act's whole plan is tens of megabytes of JSON values.
+        let parts = crate::store::plan::graph_plan_parts(doc, crate::store::plan::PLAN_PART_CHUNKS);
+        for plan in parts {
+            // Shared nodes (norms) keep their first owner-less row; properties merge on conflict.
+            let node_row = |_: usize, n: &crate::store::plan::GraphNode| {
+                json!([
+                    node_id(n.label, &n.key),
+                    n.label,
+                    n.owned.then_some(info.id.as_str()),
+                    n.props.to_string()
+                ])
+            };
+            insert_rows(
+                &mut tx,
+                "INSERT INTO graph_nodes (id, label, owner, props)
+                 SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3 FROM json_each(?) WHERE true
+                 ON CONFLICT(id) DO UPDATE SET props = json_patch(graph_nodes.props, excluded.props),
+                   owner = COALESCE(excluded.owner, graph_nodes.owner)",
+                &plan.nodes,
+                node_row,
+            )
+            .await?;
+            // Shared structure (an article's PART_OF) is owned by no document and kept as it is.
+            let edge_row = |_: usize, e: &crate::store::plan::GraphEdge| {
+                json!([
+                    node_id(e.src.0, &e.src.1),
+                    e.rel,
+                    node_id(e.dst.0, &e.dst.1),
+                    e.key,
+                    if e.owned { info.id.as_str() } else { "" },
+                    e.props.to_string()
+                ])
+            };
+            insert_rows(
+                &mut tx,
+                "INSERT INTO graph_edges (src, rel, dst, key, owner, props)
+                 SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5
+                 FROM json_each(?) WHERE true
+                 ON CONFLICT(src, rel, dst, key) DO UPDATE SET owner = excluded.owner, props = excluded.props
+                   WHERE excluded.owner <> ''",
+                &plan.edges,
+                edge_row,
+            )
+            .await?;
+        }
         tx.commit().await?;
         Ok(())
     }
